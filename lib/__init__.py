@@ -1,0 +1,1 @@
+"""Executable reproduction of Butler-Yeoman (2017): models, estimators, data and runners."""

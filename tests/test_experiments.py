@@ -1,0 +1,105 @@
+"""Profiles, resumable sweeps, records and the regression check of lib.run."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from lib import experiments, run
+from lib.experiments import Record, pick, resolve_profile, sweep
+
+
+@pytest.fixture(autouse=True)
+def results_tmp(tmp_path, monkeypatch):
+    monkeypatch.setenv("BOOK_RESULTS_DIR", str(tmp_path / "results"))
+    monkeypatch.setattr(run, "REFERENCE", tmp_path / "reference")
+    return tmp_path
+
+
+def square(x, marker_dir, fail_on=None):
+    """A sweep body that leaves one marker file per execution and can be made to crash."""
+    with open(os.path.join(marker_dir, f"{x}-{os.getpid()}-{np.random.rand()}"), "w"):
+        pass
+    if x == fail_on:
+        raise RuntimeError("killed halfway")
+    return {"x": x, "sq": x * x, "curve": np.arange(x, dtype=float)}
+
+
+def test_profiles(monkeypatch):
+    monkeypatch.delenv("BOOK_PROFILE", raising=False)
+    assert resolve_profile(None) == "book"
+    monkeypatch.setenv("BOOK_PROFILE", "smoke")
+    assert resolve_profile(None) == "smoke"
+    assert resolve_profile("thesis") == "thesis"
+    with pytest.raises(ValueError, match="valid profiles are"):
+        resolve_profile("huge")
+    assert pick("smoke", smoke=1, book=2, thesis=3) == 1
+    with pytest.raises(ValueError, match="missing"):
+        pick("smoke", smoke=1, book=2)
+
+
+def test_sweep_resumes_without_recomputing(tmp_path):
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    configs = [{"x": x, "marker_dir": str(markers), "fail_on": 3} for x in range(5)]
+    with pytest.raises(Exception, match="killed halfway"):
+        sweep(square, configs, name="sq", profile="smoke", n_jobs=1, progress=False)
+    done_before = {int(p.name.split("-")[0]) for p in markers.iterdir()}
+    assert done_before == {0, 1, 2, 3}
+    for p in markers.iterdir():
+        p.unlink()
+    configs = [dict(c, fail_on=None) for c in configs]  # a different config: all run again
+    configs = [{"x": x, "marker_dir": str(markers), "fail_on": 3} for x in range(3)] + configs[3:]
+    results = sweep(square, configs, name="sq", profile="smoke", n_jobs=2, progress=False)
+    rerun = sorted(int(p.name.split("-")[0]) for p in markers.iterdir())
+    assert rerun == [3, 4], "finished runs 0-2 must be loaded, not recomputed"
+    assert [r["sq"] for r in results] == [0, 1, 4, 9, 16]
+    np.testing.assert_array_equal(results[4]["curve"], np.arange(4.0))
+
+
+def test_sweep_never_trusts_a_half_written_run(tmp_path):
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    configs = [{"x": 2, "marker_dir": str(markers)}]
+    sweep(square, configs, name="half", profile="smoke", n_jobs=1, progress=False)
+    run_dir = experiments.results_dir("smoke") / "runs" / "half"
+    (json_file,) = run_dir.glob("*.json")
+    json_file.unlink()  # as if killed between writing the arrays and the json
+    sweep(square, configs, name="half", profile="smoke", n_jobs=1, progress=False)
+    assert len(list(markers.iterdir())) == 2
+
+
+def test_record_and_check_report_every_drifted_number():
+    rec = Record("chX", "smoke")
+    rec.metric("a", 1.0)
+    rec.metric("b", 0.5, thesis=0.83, tol=0.1)
+    rec.metric("c", [1.0, 2.0])
+    rec.metric("name", "gradient")
+    rec.info("seconds", 3.0)
+    rec.save()
+    run.update_reference("chX", "smoke")
+    assert run.check("chX", "smoke") == []
+    rec.metric("a", 1.01)  # beyond the default tolerance
+    rec.metric("b", 0.55)  # inside its own tolerance
+    rec.metric("c", [1.0, 2.5])
+    rec.metric("name", "digit")
+    rec.save()
+    problems = run.check("chX", "smoke")
+    assert len(problems) == 3
+    assert any(p.startswith("a:") for p in problems)
+    assert any(p.startswith("c[1]:") for p in problems)
+    assert any(p.startswith("name:") for p in problems)
+    reference = json.loads((run.REFERENCE / "smoke" / "chX.json").read_text())
+    assert "info" not in reference and reference["thesis"]["b"] == 0.83
+
+
+def test_check_names_a_missing_reference():
+    Record("chY", "smoke").save()
+    assert "no reference" in run.check("chY", "smoke")[0]
+
+
+def test_parse_parameters():
+    assert run.parse_parameters(["seed=3", "data_dir=/x", "n=null"]) == {
+        "seed": 3, "data_dir": "/x", "n": None}
+    with pytest.raises(SystemExit):
+        run.parse_parameters(["seed"])
