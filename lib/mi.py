@@ -1,0 +1,314 @@
+"""Mutual-information estimators (thesis sections 5.3 and 6.2).
+
+* ``ksg_mi``: Kraskov, Stögbauer & Grassberger (2004) algorithm 1, eq. (8) -- the estimator the
+  thesis uses for the postprocessed-ICA cost (section 6.2, eq. 6.2), in nats.
+* ``meannn_mi``: the MeanNN estimator (Faivishevsky & Tishby 2009), differentiable in torch.
+* ``binned_mi``: the equal-width histogram plug-in estimate the thesis mentions in section 6.2.
+
+KSG in two reusable steps (for the PPICA annealer, whose cost re-evaluates the MI between
+changing groups of the same columns):
+
+    z = standardize(s, random_state=0)        # once: standardise every column (+ tiny noise)
+    eps = ksg_joint_radii(z, k=3)             # once: max-norm k-th neighbour distances
+    cost = ksg_from_radii(z[:, m], z[:, ~m], eps, k=3)   # per grouping m (boolean mask)
+
+The joint max-norm distance between two rows of [x, y] is the largest absolute difference over
+all columns, whichever group each column belongs to, so the radii depend only on z, never on how
+its columns are split; each grouping costs only the two marginal counts.
+
+CPU: a numba "sweep" over points sorted by their first coordinate (|dz_0| bounds the max-norm
+distance, so the scan stops once the gap exceeds the current radius; a pair is abandoned as soon
+as one coordinate exceeds it), with scipy's cKDTree for low-dimensional spaces. CUDA: chunked
+brute-force ``torch.cdist(p=inf)``.
+"""
+import numba
+import numpy as np
+import torch
+from scipy.special import digamma, gammaln
+
+NOISE = 1e-10     # tie-breaking noise, in units of each standardised column's std (= 1)
+
+
+def ksg_mi(x, y, k=3, noise=True, random_state=0, device=None):
+    """KSG estimate of I(x; y) in nats (Kraskov et al. 2004, algorithm 1, eq. 8; thesis 6.2).
+
+    I = psi(k) + psi(n) - < psi(n_x + 1) + psi(n_y + 1) >, where eps_i is the max-norm distance
+    from point i to its k-th neighbour in the joint space (the max over the x and y parts, each
+    itself a max-norm) and n_x(i) counts the other points strictly closer than eps_i in the x
+    marginal. Each column is first standardised to zero mean and unit std; with ``noise`` a seeded
+    N(0, 1e-10^2) jitter (1e-10 of each column's spread) breaks ties between repeated values, as
+    the thesis does (section 6.2). x, y: (n,) or (n, d) arrays; returns a float (can be < 0).
+    """
+    x, y = _as_2d(x, "x"), _as_2d(y, "y")
+    _check_pair(x, y, k)
+    rng = np.random.default_rng(random_state)
+    x = standardize(x, noise, rng, "x")
+    y = standardize(y, noise, rng, "y")
+    eps = ksg_joint_radii(np.hstack([x, y]), k, device)
+    return ksg_from_radii(x, y, eps, k, device)
+
+
+def ksg_joint_radii(z, k=3, device=None):
+    """Max-norm distance from each row of z to its k-th nearest other row (over ALL columns).
+
+    z: (n, d) standardised data (see ``standardize``). Returns a float64 array of length n; it
+    is the eps_i of Kraskov et al. (2004) eq. (8) for any split of z's columns into x and y.
+    """
+    z = np.ascontiguousarray(z, dtype=np.float64)
+    if _use_torch(device):
+        return _radii_torch(z, k, _device(device))
+    order = np.argsort(z[:, 0], kind="stable")
+    eps = np.empty(len(z))
+    eps[order] = _sweep_radii(np.ascontiguousarray(z[order].T), k)
+    return eps
+
+
+def ksg_from_radii(x, y, eps, k=3, device=None):
+    """KSG MI (nats, Kraskov et al. 2004 eq. 8) of standardised x, y given joint radii eps.
+
+    eps must come from ``ksg_joint_radii`` on the columns of x and y (in any order/grouping).
+    """
+    x, y = _as_2d(x, "x"), _as_2d(y, "y")
+    eps = np.asarray(eps, dtype=np.float64)
+    if not len(x) == len(y) == len(eps):
+        raise ValueError(f"x, y and eps need equal lengths, got {len(x)}, {len(y)}, {len(eps)}")
+    n_x = count_strictly_within(x, eps, device)
+    n_y = count_strictly_within(y, eps, device)
+    return float(digamma(k) + digamma(len(x)) - np.mean(digamma(n_x + 1) + digamma(n_y + 1)))
+
+
+def count_strictly_within(x, eps, device=None):
+    """For each row i, the number of other rows j with max_c |x_ic - x_jc| < eps_i."""
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    if _use_torch(device):
+        return _counts_torch(x, eps, _device(device))
+    order = np.argsort(x[:, 0], kind="stable")
+    counts = np.empty(len(x), dtype=np.int64)
+    counts[order] = _sweep_counts(np.ascontiguousarray(x[order].T), eps[order])
+    return counts - (eps > 0)
+
+
+def standardize(x, noise=True, random_state=0, name="x"):
+    """Columns of x scaled to zero mean and unit std, plus optional N(0, NOISE^2) tie-breaking noise.
+
+    random_state: int seed or np.random.Generator. Raises ValueError naming a constant column.
+    """
+    x = _as_2d(x, name)
+    std = x.std(0)
+    if np.any(std == 0):
+        raise ValueError(f"{name} column {int(np.argmin(std))} is constant; its MI is undefined")
+    x = (x - x.mean(0)) / std
+    if noise:
+        x = x + NOISE * np.random.default_rng(random_state).standard_normal(x.shape)
+    return x
+
+
+def meannn_mi(x, y):
+    """MeanNN estimate of I(x; y) in nats (Faivishevsky & Tishby 2009), differentiable.
+
+    The MeanNN entropy averages the Kozachenko-Leonenko k-NN estimate over k = 1..n-1:
+        H(x) = psi(n) - mean_{k<n} psi(k) + log V_d + d * mean_{i<j} log ||x_i - x_j||_2,
+    with V_d = pi^{d/2} / Gamma(d/2 + 1) the volume of the Euclidean unit d-ball; then
+    I = H(x) + H(y) - H(x, y) (thesis eq. 5.7). Distances are clamped at 1e-12 so duplicate
+    rows do not give log 0. Works on torch tensors (returns a torch scalar, gradients flow) or
+    numpy arrays (returns a float). Uses all n(n-1)/2 pairs: O(n^2) memory.
+    """
+    is_torch = isinstance(x, torch.Tensor) or isinstance(y, torch.Tensor)
+    x, y = _as_2d_torch(x, "x"), _as_2d_torch(y, "y")
+    _check_pair(x, y, 1)
+    xy = torch.cat([x, y.to(x)], 1)
+    mi = _meannn_entropy(x) + _meannn_entropy(y) - _meannn_entropy(xy)
+    return mi if is_torch else float(mi)
+
+
+def _meannn_entropy(x):
+    n, d = x.shape
+    const = digamma(n) - digamma(np.arange(1, n)).mean() + d / 2 * np.log(np.pi) - gammaln(d / 2 + 1)
+    return const + d * torch.log(torch.pdist(x).clamp_min(1e-12)).mean()
+
+
+def binned_mi(x, y, bins=10):
+    """Plug-in MI (nats) of equal-width histograms (the binned estimate of thesis section 6.2).
+
+    Each column is cut into ``bins`` equal-width bins over its range; a multi-column x (or y)
+    uses the joint cell of its columns. I = sum p(a, b) log(p(a, b) / (p(a) p(b))).
+    """
+    x, y = _as_2d(x, "x"), _as_2d(y, "y")
+    _check_pair(x, y, 1)
+    a, b = _cells(x, bins), _cells(y, bins)
+    joint = np.bincount(a * (b.max() + 1) + b) / len(a)
+    pa, pb = np.bincount(a) / len(a), np.bincount(b) / len(b)
+    ab = np.flatnonzero(joint)
+    ia, ib = np.divmod(ab, b.max() + 1)
+    return float(np.sum(joint[ab] * np.log(joint[ab] / (pa[ia] * pb[ib]))))
+
+
+def _cells(x, bins):
+    lo, span = x.min(0), np.ptp(x, 0)
+    idx = np.floor((x - lo) / np.where(span > 0, span, 1) * bins).clip(0, bins - 1).astype(np.int64)
+    return np.unique(idx, axis=0, return_inverse=True)[1].ravel()
+
+
+# ---- validation ----------------------------------------------------------------------------
+
+def _as_2d(x, name):
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    x = np.asarray(x, dtype=np.float64)
+    return _check_array(x[:, None] if x.ndim == 1 else x, name)
+
+
+def _as_2d_torch(x, name):
+    x = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x, dtype=np.float64))
+    x = x if x.is_floating_point() else x.to(torch.float64)
+    return _check_array(x[:, None] if x.ndim == 1 else x, name)
+
+
+def _check_array(x, name):
+    if x.ndim != 2:
+        raise ValueError(f"{name} must be 1-D or 2-D (samples x dims), got shape {tuple(x.shape)}")
+    finite = torch.isfinite(x).all() if isinstance(x, torch.Tensor) else np.isfinite(x).all()
+    if not finite:
+        raise ValueError(f"{name} contains NaN or inf")
+    return x
+
+
+def _check_pair(x, y, k):
+    if len(x) != len(y):
+        raise ValueError(f"x and y need the same number of samples, got {len(x)} and {len(y)}")
+    if not 1 <= k < len(x):
+        raise ValueError(f"k must satisfy 1 <= k < n (n = {len(x)} samples), got k = {k}")
+
+
+# ---- CUDA / torch backend --------------------------------------------------------------------
+
+def _device(device):
+    return torch.device(device if device is not None else "cuda")
+
+
+def _use_torch(device):
+    if device is None:
+        return torch.cuda.is_available()
+    return torch.device(device).type != "cpu"
+
+
+def _chunks(n):
+    step = max(1, 2**25 // n)  # ~256 MB of float64 distances per chunk
+    return [slice(s, s + step) for s in range(0, n, step)]
+
+
+def _radii_torch(z, k, device):
+    """k-th neighbour max-norm distances by chunked brute force (row itself is the 1st)."""
+    z = torch.as_tensor(z, device=device)
+    eps = [torch.cdist(z[c], z, p=float("inf")).kthvalue(k + 1, dim=1).values for c in _chunks(len(z))]
+    return torch.cat(eps).cpu().numpy()
+
+
+def _counts_torch(x, eps, device):
+    x, e = torch.as_tensor(x, device=device), torch.as_tensor(eps, device=device)
+    counts = [(torch.cdist(x[c], x, p=float("inf")) < e[c, None]).sum(1) for c in _chunks(len(x))]
+    return torch.cat(counts).cpu().numpy() - (eps > 0)
+
+
+# ---- CPU sweep kernels ------------------------------------------------------------------------
+# Columns of xt (dims x n) are sorted by row 0. A chunk of CHUNK consecutive points scans blocks of
+# BLOCK points outwards from itself and stops on each side once the row-0 gap alone exceeds every
+# member's radius (|dx_0| <= max-norm distance); a member also skips any block wholly outside its
+# own row-0 window. Distances of one member to one block are computed column-wise (SIMD).
+# SLACK keeps both tests conservative against rounding in the gap arithmetic.
+
+CHUNK, BLOCK, SLACK = 128, 128, 1e-9
+
+
+@numba.njit(fastmath=True)
+def _block_dist(xt, i, s, e, dist):
+    """dist[jj] = max-norm distance between points i and s + jj (vectorised over jj)."""
+    row, x0 = xt[0, s:e], xt[0, i]
+    for jj in range(e - s):
+        dist[jj] = abs(row[jj] - x0)
+    for c in range(1, xt.shape[0]):
+        row, xc = xt[c, s:e], xt[c, i]
+        for jj in range(e - s):
+            dist[jj] = max(dist[jj], abs(row[jj] - xc))
+
+
+@numba.njit
+def _reach(x0, radius):
+    """Lowest and highest row-0 value within reach of some member of a chunk."""
+    lo, hi = np.inf, -np.inf
+    for i in range(len(x0)):
+        lo, hi = min(lo, x0[i] - radius[i]), max(hi, x0[i] + radius[i])
+    return lo, hi
+
+
+@numba.njit
+def _scan(xt, a, b, radius, best, counts):
+    """Visit the blocks that may hold points within radius[m] of chunk member i = a + m (the
+    radius may shrink during the scan). With best of shape (b - a, k): keep each member's k
+    smallest distances in best[m] (ascending; radius is best[:, -1]); else add to counts[m] the
+    number of points strictly within radius[m] (the member itself included)."""
+    n = xt.shape[1]
+    lo, hi = a, a
+    while True:
+        reach_lo, reach_hi = _reach(xt[0, a:b], radius)
+        right = hi < n and (hi < b or xt[0, hi] <= reach_hi + SLACK)
+        left = lo > 0 and xt[0, lo - 1] >= reach_lo - SLACK
+        if not (left or right):
+            return
+        if right:
+            s, hi = hi, min(hi + BLOCK, n)
+            _visit_block(xt, a, b, s, hi, radius, best, counts)
+        if left:
+            lo, e = max(lo - BLOCK, 0), lo
+            _visit_block(xt, a, b, lo, e, radius, best, counts)
+
+
+@numba.njit
+def _visit_block(xt, a, b, s, e, radius, best, counts):
+    dist = np.empty(e - s)
+    for i in range(a, b):
+        r = radius[i - a]
+        if xt[0, s] - xt[0, i] > r + SLACK or xt[0, i] - xt[0, e - 1] > r + SLACK:
+            continue
+        _block_dist(xt, i, s, e, dist)
+        if best.shape[0] == 0:
+            counts[i - a] += np.sum(dist < r)
+        else:
+            _keep_k_smallest(best[i - a], dist, s - i)
+
+
+@numba.njit
+def _keep_k_smallest(top, dist, offset):
+    """Insert dist (points i + offset + jj, skipping the point i itself) into sorted top."""
+    k = len(top)
+    if dist.min() >= top[k - 1]:
+        return
+    for jj in range(len(dist)):
+        if dist[jj] < top[k - 1] and offset + jj != 0:
+            p = k - 1
+            while p > 0 and top[p - 1] > dist[jj]:
+                top[p] = top[p - 1]
+                p -= 1
+            top[p] = dist[jj]
+
+
+@numba.njit(parallel=True, cache=True)
+def _sweep_radii(xt, k):
+    n = xt.shape[1]
+    eps = np.empty(n)
+    for chunk in numba.prange((n + CHUNK - 1) // CHUNK):
+        a, b = chunk * CHUNK, min(chunk * CHUNK + CHUNK, n)
+        best = np.full((b - a, k), np.inf)
+        _scan(xt, a, b, best[:, k - 1], best, np.empty(0, dtype=np.int64))
+        eps[a:b] = best[:, k - 1]
+    return eps
+
+
+@numba.njit(parallel=True, cache=True)
+def _sweep_counts(xt, eps):
+    n = xt.shape[1]
+    counts = np.zeros(n, dtype=np.int64)  # includes the point itself when eps > 0
+    for chunk in numba.prange((n + CHUNK - 1) // CHUNK):
+        a, b = chunk * CHUNK, min(chunk * CHUNK + CHUNK, n)
+        _scan(xt, a, b, eps[a:b], np.empty((0, 1)), counts[a:b])
+    return counts

@@ -1,0 +1,29 @@
+"""The conclusion's tables read the chapter records."""
+import pytest
+
+from lib.experiments import Record
+from lib.summary import claims_rows, collect_records, headline_rows, markdown_table, missing_records
+
+
+@pytest.fixture(autouse=True)
+def results_tmp(tmp_path, monkeypatch):
+    monkeypatch.setenv("BOOK_RESULTS_DIR", str(tmp_path))
+
+
+def test_tables_from_records():
+    rec = Record("ch09_ddn", "smoke")
+    rec.metric("simple_final_mi_mean", 0.0312, thesis="near 0, every run")
+    rec.metric("simple_final_mi_sd", 0.01)
+    rec.metric("simple_share_disentangled_truth", 0.9)
+    rec.metric("bias_share", 0.5, thesis=0.83)
+    rec.save()
+    records = collect_records("smoke", ["ch09_ddn", "ch03_broadnet"])
+    assert list(records) == ["ch09_ddn"]
+    assert missing_records("smoke", ["ch09_ddn", "ch03_broadnet"]) == ["ch03_broadnet"]
+    (row,) = headline_rows(records)
+    assert row[1] == "simple" and row[2] == "0.0312 ± 0.01" and row[4] == "0.9"
+    assert row[5] == "near 0, every run"
+    claims = claims_rows(records)
+    assert ("ch09_ddn", "bias_share", "0.5", "0.83") in claims
+    table = markdown_table(["a", "b"], [("x|y", 1)])
+    assert table.splitlines()[2] == "| x\\|y | 1 |"
