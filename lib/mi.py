@@ -17,16 +17,17 @@ all columns, whichever group each column belongs to, so the radii depend only on
 its columns are split; each grouping costs only the two marginal counts.
 
 CPU: a numba "sweep" over points sorted by their first coordinate (|dz_0| bounds the max-norm
-distance, so the scan stops once the gap exceeds the current radius; a pair is abandoned as soon
-as one coordinate exceeds it), with scipy's cKDTree for low-dimensional spaces. CUDA: chunked
-brute-force ``torch.cdist(p=inf)``.
+distance, so a chunk of points stops scanning outwards once that gap exceeds all its radii) with
+distances to blocks of points computed column-wise in SIMD: few pairs in low dimension, a
+vectorised brute force in high dimension. CUDA: chunked brute force with ``torch.cdist(p=inf)``.
+NPEET's ``mi`` (sklearn trees) gives the same value; see benchmarks/mi.py for timings.
 """
 import numba
 import numpy as np
 import torch
 from scipy.special import digamma, gammaln
 
-NOISE = 1e-10     # tie-breaking noise, in units of each standardised column's std (= 1)
+NOISE = 1e-10  # tie-breaking noise, in units of each standardised column's std (= 1)
 
 
 def ksg_mi(x, y, k=3, noise=True, random_state=0, device=None):
@@ -37,7 +38,9 @@ def ksg_mi(x, y, k=3, noise=True, random_state=0, device=None):
     itself a max-norm) and n_x(i) counts the other points strictly closer than eps_i in the x
     marginal. Each column is first standardised to zero mean and unit std; with ``noise`` a seeded
     N(0, 1e-10^2) jitter (1e-10 of each column's spread) breaks ties between repeated values, as
-    the thesis does (section 6.2). x, y: (n,) or (n, d) arrays; returns a float (can be < 0).
+    the thesis does (section 6.2); with ``noise=False`` repeated points give zero radii and a
+    meaningless estimate. x, y: (n,) or (n, d) arrays; returns a float (can be < 0). ``device``:
+    None uses CUDA when available, else the CPU kernels; "cpu" forces the CPU kernels.
     """
     x, y = _as_2d(x, "x"), _as_2d(y, "y")
     _check_pair(x, y, k)
@@ -54,12 +57,13 @@ def ksg_joint_radii(z, k=3, device=None):
     z: (n, d) standardised data (see ``standardize``). Returns a float64 array of length n; it
     is the eps_i of Kraskov et al. (2004) eq. (8) for any split of z's columns into x and y.
     """
-    z = np.ascontiguousarray(z, dtype=np.float64)
+    z = _as_2d(z, "z")
+    _check_pair(z, z, k)
     if _use_torch(device):
         return _radii_torch(z, k, _device(device))
     order = np.argsort(z[:, 0], kind="stable")
     eps = np.empty(len(z))
-    eps[order] = _sweep_radii(np.ascontiguousarray(z[order].T), k)
+    eps[order] = _on_threads(_sweep_radii, np.ascontiguousarray(z[order].T), k)
     return eps
 
 
@@ -78,13 +82,14 @@ def ksg_from_radii(x, y, eps, k=3, device=None):
 
 
 def count_strictly_within(x, eps, device=None):
-    """For each row i, the number of other rows j with max_c |x_ic - x_jc| < eps_i."""
-    x = np.ascontiguousarray(x, dtype=np.float64)
+    """For each row i, the number of other rows j with max_c |x_ic - x_jc| < eps_i (the n_x of
+    Kraskov et al. eq. 8; strict, as in NPEET's ``eps - 1e-15``, but exact in floating point)."""
+    x, eps = np.ascontiguousarray(x, dtype=np.float64), np.asarray(eps, dtype=np.float64)
     if _use_torch(device):
         return _counts_torch(x, eps, _device(device))
     order = np.argsort(x[:, 0], kind="stable")
     counts = np.empty(len(x), dtype=np.int64)
-    counts[order] = _sweep_counts(np.ascontiguousarray(x[order].T), eps[order])
+    counts[order] = _on_threads(_sweep_counts, np.ascontiguousarray(x[order].T), eps[order])
     return counts - (eps > 0)
 
 
@@ -111,7 +116,9 @@ def meannn_mi(x, y):
     with V_d = pi^{d/2} / Gamma(d/2 + 1) the volume of the Euclidean unit d-ball; then
     I = H(x) + H(y) - H(x, y) (thesis eq. 5.7). Distances are clamped at 1e-12 so duplicate
     rows do not give log 0. Works on torch tensors (returns a torch scalar, gradients flow) or
-    numpy arrays (returns a float). Uses all n(n-1)/2 pairs: O(n^2) memory.
+    numpy arrays (returns a float). Uses all n(n-1)/2 pairs: O(n^2) memory. Averaging over all k
+    makes it smooth but biased (about -0.14 nats for independent 1-D Gaussians, 0.18 for a true
+    0.83): use it to compare or optimise, not for absolute values.
     """
     is_torch = isinstance(x, torch.Tensor) or isinstance(y, torch.Tensor)
     x, y = _as_2d_torch(x, "x"), _as_2d_torch(y, "y")
@@ -176,8 +183,8 @@ def _check_array(x, name):
 def _check_pair(x, y, k):
     if len(x) != len(y):
         raise ValueError(f"x and y need the same number of samples, got {len(x)} and {len(y)}")
-    if not 1 <= k < len(x):
-        raise ValueError(f"k must satisfy 1 <= k < n (n = {len(x)} samples), got k = {k}")
+    if not (isinstance(k, (int, np.integer)) and 1 <= k < len(x)):
+        raise ValueError(f"k must be an integer with 1 <= k < n (n = {len(x)} samples), got k = {k}")
 
 
 # ---- CUDA / torch backend --------------------------------------------------------------------
@@ -218,6 +225,18 @@ def _counts_torch(x, eps, device):
 # SLACK keeps both tests conservative against rounding in the gap arithmetic.
 
 CHUNK, BLOCK, SLACK = 128, 128, 1e-9
+PARALLEL_WORK = 2e8  # n^2 * dims below which one thread is faster (waking threads costs more)
+
+
+def _on_threads(kernel, xt, arg):
+    d, n = xt.shape
+    threads = numba.config.NUMBA_NUM_THREADS if n * n * d >= PARALLEL_WORK else 1
+    previous = numba.get_num_threads()
+    numba.set_num_threads(threads)
+    try:
+        return kernel(xt, arg)
+    finally:
+        numba.set_num_threads(previous)
 
 
 @numba.njit(fastmath=True)
