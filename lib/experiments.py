@@ -83,6 +83,7 @@ def _atomic_write(path, write):
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes files private; results are for everyone to read
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
