@@ -1,0 +1,192 @@
+"""Training and per-epoch recording for the autoencoders of chapters 7-8.
+
+``train`` runs minibatch gradient descent (section 8.4: batch 128, RMSprop, lr 1e-3 by default)
+and calls a hook before the first epoch and after every epoch. ``asae_epoch_scores`` is the
+per-epoch record of chapter 8: the KSG MI between the two codes (lib.metrics.code_scores, on a
+fixed subsample), the reconstruction error, and the ground-truth scores (each cause's output
+against its best-matching true part, and the label probe on the codes). ``run_asae`` and
+``run_autoencoder`` are the module-level sweep functions the chapters call through ``lib.sweep``.
+"""
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import torch
+
+from lib.autoencoders import ASAE, Autoencoder, asae_loss, device, make_optimiser
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Gradient-descent settings (section 8.4 defaults) and the regularisers of section 8.6.
+
+    ``noise_std`` > 0 makes a denoising autoencoder: Gaussian noise of that standard deviation is
+    added to each input batch while the clean batch stays the target.
+    """
+    epochs: int = 30
+    batch_size: int = 128
+    optimiser: str = "rmsprop"
+    lr: float = 1e-3
+    l1_weight: float = 0.0
+    l1_activation: float = 0.0
+    noise_std: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.epochs < 0 or self.batch_size < 1:
+            raise ValueError(f"need epochs >= 0 and batch_size >= 1, got {self.epochs}, "
+                             f"{self.batch_size}")
+        if min(self.l1_weight, self.l1_activation, self.noise_std) < 0:
+            raise ValueError("l1_weight, l1_activation and noise_std must be >= 0")
+
+
+def as_tensor(x):
+    """Flatten a stack of images (n, ...) to a float32 (n, d) tensor on the model device."""
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim < 2:
+        raise ValueError(f"expected a stack of images or vectors, got shape {x.shape}")
+    return torch.from_numpy(x.reshape(len(x), -1)).to(device())
+
+
+@torch.no_grad()
+def evaluate(model, x, batch_size=2048):
+    """The model's outputs (y, z or y_a, y_b, z_a, z_b) on ``x`` as numpy arrays, in eval mode."""
+    was_training = model.training
+    model.eval()
+    outs = [model(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+    model.train(was_training)
+    return {k: torch.cat([o[k] for o in outs]).cpu().numpy() for k in outs[0]}
+
+
+def train(model, x, config, on_epoch=None):
+    """Train ``model`` to reconstruct ``x`` (a (n, d) tensor); return the per-epoch hook results.
+
+    ``on_epoch(model)`` is called once before training (epoch 0) and after each epoch, so the
+    returned list has ``config.epochs + 1`` entries. Shuffling and noise use a generator seeded
+    from ``config.seed``: a fixed seed gives the same run on the same machine.
+    """
+    gen = torch.Generator(device=x.device).manual_seed(config.seed)
+    opt = make_optimiser(model.parameters(), config.optimiser, config.lr)
+    history = [on_epoch(model)] if on_epoch else []
+    model.train()
+    for _ in range(config.epochs):
+        order = torch.randperm(len(x), generator=gen, device=x.device)
+        for start in range(0, len(x), config.batch_size):
+            target = x[order[start:start + config.batch_size]]
+            inp = target
+            if config.noise_std:
+                noise = torch.randn(target.shape, generator=gen, device=x.device)
+                inp = target + config.noise_std * noise
+            loss = asae_loss(model, model(inp), target, config.l1_weight, config.l1_activation)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        if on_epoch:
+            history.append(on_epoch(model))
+    return history
+
+
+def asae_epoch_scores(model, x_eval, part_a, part_b, label_a, label_b, random_state=0):
+    """Per-epoch record of an ASAE on a fixed evaluation subsample.
+
+    Returns ``mi`` (KSG nats between z_A and z_B over all evaluation rows), ``mse`` (reconstruction
+    error of y), ``recon`` (lib.metrics.reconstruction_score of y_A, y_B against the true parts)
+    and ``probe`` (lib.metrics.probe_score of the codes against the parts' labels). A diverged
+    network (non-finite outputs) scores MI and error NaN and both ground-truth scores 0.
+    """
+    from lib.metrics import code_scores, reconstruction_score
+
+    out = evaluate(model, x_eval)
+    if not all(np.all(np.isfinite(v)) for v in out.values()):  # training diverged
+        return {"mi": float("nan"), "probe": 0.0, "recon": 0.0, "mse": float("nan")}
+    codes = code_scores(out["z_a"], out["z_b"], label_a, label_b, n_mi=len(x_eval),
+                        random_state=random_state)
+    recon = reconstruction_score(out["y_a"], out["y_b"], part_a, part_b)
+    x_np = x_eval.cpu().numpy()
+    return {"mi": codes["mi"], "probe": codes["score"], "recon": recon["score"],
+            "mse": float(np.mean((out["y"] - x_np) ** 2))}
+
+
+@lru_cache(maxsize=4)
+def _composite(kind, n, seed, data_dir):
+    from lib.data import make_composite
+
+    return make_composite(kind, n=n, seed=seed, data_dir=data_dir, binarise=True)
+
+
+def example_rows(n_rows, n_eval, seed=12345):
+    """Fixed, randomly chosen rows of the evaluation subsample used for example reconstructions."""
+    return np.sort(np.random.default_rng(seed).choice(n_eval, size=n_rows, replace=False))
+
+
+def run_asae(kind="simple", n=2500, code_size=2, epochs=30, seed=0, data_seed=0, n_eval=1000,
+             n_examples=6, optimiser="rmsprop", lr=1e-3, l1_weight=0.0, l1_activation=0.0,
+             noise_std=0.0, dropout=0.0, batch_size=128, data_dir=None):
+    """Train one ASAE on a binarised composite dataset and record every epoch (sweep function).
+
+    The evaluation subsample is the first ``n_eval`` composites (fixed for a given ``data_seed``);
+    MI, probe, reconstruction scores and error are measured on it before training and after each
+    epoch. Returns those curves (length epochs + 1), the final full-data reconstruction error,
+    example reconstructions ``examples`` (4, n_examples, h, w: input, y_A, y_B, y) of fixed
+    rows, and the CPU seconds the run took.
+    """
+    cpu0 = time.process_time()
+    data = _composite(kind, n, data_seed, data_dir)
+    if n_eval > len(data.x):
+        raise ValueError(f"n_eval={n_eval} exceeds the {len(data.x)} composites")
+    torch.manual_seed(seed)
+    x = as_tensor(data.x)
+    model = ASAE(x.shape[1], code_size, dropout=dropout).to(x.device)
+    ev = slice(0, n_eval)
+    parts = (data.part_a[ev].reshape(n_eval, -1), data.part_b[ev].reshape(n_eval, -1))
+    hook = lambda m: asae_epoch_scores(m, x[ev], *parts, data.label_a[ev], data.label_b[ev],
+                                       random_state=0)
+    config = TrainConfig(epochs=epochs, batch_size=batch_size, optimiser=optimiser, lr=lr,
+                         l1_weight=l1_weight, l1_activation=l1_activation, noise_std=noise_std,
+                         seed=seed)
+    history = train(model, x, config, hook)
+    out = evaluate(model, x)
+    rows = example_rows(n_examples, n_eval)
+    shape = data.x.shape[1:] if data.x.ndim == 3 else (1, x.shape[1])
+    examples = np.stack([x[rows].cpu().numpy(), out["y_a"][rows], out["y_b"][rows],
+                         out["y"][rows]]).reshape(4, n_examples, *shape)
+    result = {k: np.array([h[k] for h in history]) for k in history[0]}
+    result.update(final_mse=float(np.mean((out["y"] - x.cpu().numpy()) ** 2)),
+                  examples=examples.astype(np.float32), cpu_s=time.process_time() - cpu0,
+                  source=str(getattr(data, "source", kind)))
+    return result
+
+
+def run_autoencoder(n=2500, code_size=2, epochs=10, seed=0, data_seed=0, optimiser="rmsprop",
+                    lr=1e-3, n_examples=8, data_dir=None):
+    """Train one plain autoencoder on binarised MNIST digits (chapter 7's optimiser study).
+
+    Records the full-data reconstruction error before training and after every epoch, the error
+    of always predicting the mean image, and ``spread``: the variance of the outputs across
+    images relative to the data's variance (0 = the network outputs the mean image for every
+    input, 1 = as varied as the data). Returns curves, example rows (2, n_examples, 28, 28:
+    input, output) and CPU seconds.
+    """
+    cpu0 = time.process_time()
+    data = _composite("mnist", n, data_seed, data_dir)
+    torch.manual_seed(seed)
+    x = as_tensor(data.x)
+    model = Autoencoder(x.shape[1], code_size).to(x.device)
+    x_np = x.cpu().numpy()
+
+    def hook(m):
+        y = evaluate(m, x)["y"]
+        return {"mse": float(np.mean((y - x_np) ** 2)),
+                "spread": float(y.var(0).sum() / x_np.var(0).sum())}
+
+    config = TrainConfig(epochs=epochs, optimiser=optimiser, lr=lr, seed=seed)
+    history = train(model, x, config, hook)
+    rows = example_rows(n_examples, len(x_np))
+    y = evaluate(model, x)["y"]
+    shape = data.x.shape[1:] if data.x.ndim == 3 else (1, x.shape[1])
+    result = {k: np.array([h[k] for h in history]) for k in history[0]}
+    result.update(mean_image_mse=float(x_np.var(0).mean()),
+                  examples=np.stack([x_np[rows], y[rows]]).reshape(2, n_examples, *shape),
+                  cpu_s=time.process_time() - cpu0, source=str(getattr(data, "source", "mnist")))
+    return result
