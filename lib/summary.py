@@ -52,15 +52,16 @@ def markdown_table(header, rows):
 
 HEADLINE_SUFFIXES = {"mi_mean": "final_mi_mean", "mi_sd": "final_mi_sd",
                      "share_mi": "share_disentangled_mi", "truth": "truth_score_mean",
-                     "share_truth": "share_disentangled_truth"}
+                     "share_truth": "share_disentangled_truth", "assigned": "share_mean"}
 
 
 def headline_rows(records):
     """One row per multi-run experiment, found by its ``<experiment>_final_mi_mean`` metric.
 
     Chapters name an experiment's numbers ``<experiment>_final_mi_mean``, ``..._final_mi_sd``,
-    ``..._share_disentangled_mi``, ``..._truth_score_mean`` and ``..._share_disentangled_truth``;
-    the thesis column shows the thesis's value or statement for any of them.
+    ``..._share_disentangled_mi``, ``..._truth_score_mean`` and ``..._share_disentangled_truth``
+    (PPICA adds ``..._share_mean``, the share of components assigned to their true cause); the
+    thesis column shows the thesis's value or statement for any of them.
     """
     rows = []
     for chapter, record in records.items():
@@ -71,6 +72,8 @@ def headline_rows(records):
             get = lambda part: metrics.get(f"{exp}_{HEADLINE_SUFFIXES[part]}")
             mi = _fmt(get("mi_mean")) + (f" ± {_fmt(get('mi_sd'))}" if get("mi_sd") is not None else "")
             truth = " / ".join(_fmt(v) for v in (get("truth"), get("share_truth")) if v is not None)
+            if get("assigned") is not None:
+                truth = f"components assigned correctly: {_fmt(get('assigned'))}"
             said = [f"{_fmt(thesis[f'{exp}_{s}'])}" for s in HEADLINE_SUFFIXES.values()
                     if f"{exp}_{s}" in thesis]
             rows.append((chapter, exp.replace("_", " "), mi, _fmt(get("share_mi") or "-"),
