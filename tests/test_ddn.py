@@ -1,0 +1,187 @@
+"""Tests of lib.ddn (thesis chapter 9) and lib.ddn_alternatives (section 9.1)."""
+import numpy as np
+import pytest
+import torch
+
+from lib.ddn import (DDNConfig, DDNTrainer, encoding_losses, predictive_losses,
+                     reconstruction_losses, alpha_schedule)
+from lib.ddn_alternatives import PenaltyAutoencoder, gaussian_mmd2, gmmn_fit, penalty_loss, xcov
+
+SMALL = dict(hidden=32, n_code=3, batch_size=64)
+
+
+def two_part_toy(n=512, seed=0):
+    """x = [u, v, 0.5 u + 0.5 v] for independent uniform parts u, v (4 dims each): the two
+    halves carry independent causes, so a disentangled pair of codes has zero MI."""
+    r = np.random.default_rng(seed)
+    u, v = r.uniform(size=(n, 4)), r.uniform(size=(n, 4))
+    return np.concatenate([u, v, 0.5 * u + 0.5 * v], 1).astype(np.float32)
+
+
+def grads(params):
+    return [None if p.grad is None else p.grad.clone() for p in params]
+
+
+def all_zero(gs):
+    return all(g is None or torch.count_nonzero(g) == 0 for g in gs)
+
+
+def test_encoding_loss_trains_only_encoders():
+    """eq. 9.7: the encoding losses give no gradient to predictors or decoders."""
+    tr = DDNTrainer(two_part_toy(), DDNConfig(**SMALL), seed=0)
+    m = tr.model
+    za, zb = m.encode(tr.x[:64])
+    sum(encoding_losses(m, za, zb)).backward()
+    assert all_zero(grads(m.predictor_parameters()))
+    assert all_zero(grads(m.decoder_parameters()))
+    assert not all_zero(grads(m.encoder_parameters()))
+
+
+def test_each_encoder_only_gets_its_own_loss():
+    """f_a is trained by l^E_a = z_a . q_ba(z_b) through z_a only: f_b gets no gradient from it."""
+    tr = DDNTrainer(two_part_toy(), DDNConfig(**SMALL), seed=0)
+    m = tr.model
+    za, zb = m.encode(tr.x[:64])
+    e_a, _ = encoding_losses(m, za, zb)
+    e_a.backward()
+    assert all_zero(grads(m.enc_b.parameters()))
+    assert not all_zero(grads(m.enc_a.parameters()))
+
+
+def test_predictive_loss_trains_only_predictors():
+    """eq. 9.7 / 9.12: the predictive losses give no gradient to the encoders."""
+    tr = DDNTrainer(two_part_toy(), DDNConfig(**SMALL), seed=0)
+    m = tr.model
+    za, zb = m.encode(tr.x[:64])
+    sum(predictive_losses(m, za, zb, sigma=0.1)).backward()
+    assert all_zero(grads(m.encoder_parameters()))
+    assert not all_zero(grads(m.predictor_parameters()))
+
+
+def test_encoder_step_leaves_predictors_unchanged_and_vice_versa():
+    """A stage-1 update with only the encoder optimiser stepping changes no predictor weight,
+    and a predictor-only step changes no encoder weight."""
+    tr = DDNTrainer(two_part_toy(), DDNConfig(**SMALL), seed=0)
+    m = tr.model
+    snap = lambda ps: [p.detach().clone() for p in ps]
+    same = lambda a, b: all(torch.equal(x, y) for x, y in zip(a, b))
+    for stepping, frozen in [(tr.opt_enc, m.predictor_parameters), (tr.opt_pred, m.encoder_parameters)]:
+        before_frozen, before_moving = snap(frozen()), snap(stepping.param_groups[0]["params"])
+        za, zb = m.encode(tr.x[:64])
+        loss = sum(predictive_losses(m, za, zb, 0.1)) + sum(encoding_losses(m, za, zb))
+        tr.opt_enc.zero_grad(); tr.opt_pred.zero_grad()
+        loss.backward()
+        stepping.step()
+        assert same(before_frozen, snap(frozen()))
+        assert not same(before_moving, snap(stepping.param_groups[0]["params"]))
+
+
+def test_stage3_reconstruction_reaches_encoders_scaled_by_alpha():
+    """eq. 9.11: the encoders receive alpha x the gradient of l^R_ab; the decoders the full one."""
+    tr = DDNTrainer(two_part_toy(), DDNConfig(**SMALL), seed=0)
+    m, xb = tr.model, tr.x[:64]
+    enc = list(m.enc_a.parameters())
+
+    def enc_grad(alpha):
+        m.zero_grad()
+        za, zb = m.encode(xb)
+        reconstruction_losses(m, xb, za, zb, alpha=alpha)[2].backward()
+        return enc[0].grad.clone(), list(m.dec_ab.parameters())[0].grad.clone()
+
+    g1, d1 = enc_grad(1.0)
+    g01, d01 = enc_grad(0.1)
+    assert torch.allclose(g01, 0.1 * g1, atol=1e-6)
+    assert torch.allclose(d01, d1)
+    m.zero_grad()
+    za, zb = m.encode(xb)
+    reconstruction_losses(m, xb, za, zb, alpha=0.0)[2].backward()
+    assert enc[0].grad is None or torch.count_nonzero(enc[0].grad) == 0
+
+
+def test_ddn_lowers_code_mi_on_independent_parts():
+    """On a toy of two independent parts, stage 1 ends with lower KSG MI than at initialisation."""
+    from lib.mi import ksg_mi
+    torch.set_num_threads(1)
+    x = two_part_toy(n=512)
+    tr = DDNTrainer(x, DDNConfig(hidden=32, n_code=2, batch_size=64), seed=0)
+    mi0 = ksg_mi(*tr.codes())
+    for _ in range(30):
+        tr.epoch(1)
+    mi1 = ksg_mi(*tr.codes())
+    assert mi1 < mi0 - 0.05, (mi0, mi1)
+
+
+def test_reproducible_for_fixed_seed():
+    def run(seed):
+        tr = DDNTrainer(two_part_toy(n=256), DDNConfig(**SMALL), seed=seed)
+        tr.epoch(1); tr.epoch(2); tr.epoch(3)
+        return np.concatenate(tr.codes(), 1)
+    a, b, c = run(3), run(3), run(4)
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+def test_cross_plot_pairs_columns_with_za_and_rows_with_zb():
+    tr = DDNTrainer(two_part_toy(n=256), DDNConfig(**SMALL), seed=0)
+    xs = two_part_toy(n=5, seed=1)
+    grid = tr.cross(xs)
+    assert grid.shape == (5, 5, xs.shape[1])
+    rec = tr.reconstruct(xs)["y_ab"]
+    np.testing.assert_allclose(np.diagonal(grid, axis1=0, axis2=1).T, rec, atol=1e-6)
+
+
+def test_shared_encoder_and_alpha_schedule():
+    cfg = DDNConfig(**SMALL, shared_encoder=True, alpha=0.1, alpha_end=1.0)
+    tr = DDNTrainer(two_part_toy(n=256), cfg, seed=0)
+    tr.epoch(1)
+    za, zb = tr.codes()
+    assert za.shape == zb.shape == (256, 3)
+    assert alpha_schedule(cfg, 0, 10) == pytest.approx(0.1)
+    assert alpha_schedule(cfg, 9, 10) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("bad", [dict(code_norm="layer"), dict(optimizer="adam"), dict(n_code=0)])
+def test_bad_config_is_a_clear_error(bad):
+    with pytest.raises(ValueError):
+        DDNConfig(**bad)
+
+
+def test_batch_code_norm_standardises_codes():
+    tr = DDNTrainer(two_part_toy(), DDNConfig(**SMALL, code_norm="batch"), seed=0)
+    tr.model.train()
+    za, zb = tr.model.encode(tr.x)
+    assert torch.allclose(za.mean(0), torch.zeros(3), atol=1e-4)
+    assert torch.allclose(za.std(0, unbiased=False), torch.ones(3), atol=1e-2)
+
+
+def test_xcov_zero_for_independent_and_positive_for_copies():
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(4000, 3, generator=g), torch.randn(4000, 3, generator=g)
+    assert xcov(a, b).item() < 0.01
+    assert xcov(a, a).item() > 1.0
+
+
+def test_penalty_autoencoder_gradients_reach_both_encoders():
+    m = PenaltyAutoencoder(12, n_code=2, hidden=16)
+    x = torch.from_numpy(two_part_toy(n=64))
+    for pen in ("xcov", "meannn"):
+        m.zero_grad()
+        loss, parts = penalty_loss(m, x, pen, lam=1.0)
+        loss.backward()
+        assert np.isfinite(parts["penalty"])
+        assert not all_zero(grads(m.enc_a.parameters())) and not all_zero(grads(m.enc_b.parameters()))
+    with pytest.raises(ValueError):
+        penalty_loss(m, x, "cov", 1.0)
+
+
+def test_mmd_and_gmmn_match_a_distribution_from_noise():
+    """Fig 9.1: a GMMN fed spherical Gaussian noise learns a bimodal target (MMD drops)."""
+    torch.set_num_threads(1)
+    r = np.random.default_rng(0)
+    target = np.concatenate([r.normal(-3, 0.3, (600, 2)), r.normal(3, 0.3, (600, 2))]).astype(np.float32)
+    t = torch.from_numpy(target)
+    assert gaussian_mmd2(t[:300], t[600:900]).item() > 0.1
+    out = gmmn_fit(target, hidden=32, steps=150, batch=128, seed=0)
+    assert out["mmd2_output"] < 0.3 * out["mmd2_curve"][:10].mean()
+    with pytest.raises(ValueError):
+        gmmn_fit(target[:10])
