@@ -76,6 +76,6 @@ def headline_rows(records):
                 truth = f"components assigned correctly: {_fmt(get('assigned'))}"
             said = [f"{_fmt(thesis[f'{exp}_{s}'])}" for s in HEADLINE_SUFFIXES.values()
                     if f"{exp}_{s}" in thesis]
-            rows.append((chapter, exp.replace("_", " "), mi, _fmt(get("share_mi") or "-"),
+            rows.append((chapter, exp.replace("_", " "), mi, _fmt(get("share_mi")) if get("share_mi") is not None else "-",
                          truth or "-", "; ".join(said) or "-"))
     return rows

@@ -15,13 +15,14 @@ def test_tables_from_records():
     rec.metric("simple_final_mi_mean", 0.0312, thesis="near 0, every run")
     rec.metric("simple_final_mi_sd", 0.01)
     rec.metric("simple_share_disentangled_truth", 0.9)
+    rec.metric("simple_share_disentangled_mi", 0.0)
     rec.metric("bias_share", 0.5, thesis=0.83)
     rec.save()
     records = collect_records("smoke", ["ch09_ddn", "ch03_broadnet"])
     assert list(records) == ["ch09_ddn"]
     assert missing_records("smoke", ["ch09_ddn", "ch03_broadnet"]) == ["ch03_broadnet"]
     (row,) = headline_rows(records)
-    assert row[1] == "simple" and row[2] == "0.0312 ± 0.01" and row[4] == "0.9"
+    assert row[1] == "simple" and row[2] == "0.0312 ± 0.01" and row[3] == "0" and row[4] == "0.9"
     assert row[5] == "near 0, every run"
     claims = claims_rows(records)
     assert ("ch09_ddn", "bias_share", "0.5", "0.83") in claims
