@@ -32,6 +32,11 @@ def _fmt(value):
     return str(value)
 
 
+def _said(suffix, value):
+    """The thesis's statement as is; a bare thesis number labelled with what it measures."""
+    return str(value) if isinstance(value, str) else f"{suffix.replace('_', ' ')}: {_fmt(value)}"
+
+
 def claims_rows(records):
     """One row per number that has a thesis value: (chapter, metric, ours, thesis)."""
     rows = []
@@ -74,7 +79,7 @@ def headline_rows(records):
             truth = " / ".join(_fmt(v) for v in (get("truth"), get("share_truth")) if v is not None)
             if get("assigned") is not None:
                 truth = f"components assigned correctly: {_fmt(get('assigned'))}"
-            said = [f"{_fmt(thesis[f'{exp}_{s}'])}" for s in HEADLINE_SUFFIXES.values()
+            said = [_said(s, thesis[f"{exp}_{s}"]) for s in HEADLINE_SUFFIXES.values()
                     if f"{exp}_{s}" in thesis]
             rows.append((chapter, exp.replace("_", " "), mi, _fmt(get("share_mi")) if get("share_mi") is not None else "-",
                          truth or "-", "; ".join(said) or "-"))
