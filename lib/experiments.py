@@ -33,6 +33,13 @@ PROFILES = {
     "thesis": Profile("thesis", "the thesis's own sizes (30 runs, full epochs, full MNIST)", math.inf),
 }
 DEFAULT_PROFILE = "book"
+LONGER_BUDGET = {("ch09_ddn", "book"): 30 * 60}  # DESIGN.md: chapter 9 may take 30 min at book
+
+
+def chapter_budget(chapter, profile):
+    """Seconds a chapter may take on 2 cores at ``profile`` (DESIGN.md, "Profiles")."""
+    profile = resolve_profile(profile)
+    return LONGER_BUDGET.get((chapter, profile), PROFILES[profile].chapter_budget_s)
 
 
 def resolve_profile(profile=None):

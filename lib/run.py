@@ -16,7 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-from lib.experiments import PROFILES, ROOT, Record, _atomic_write, results_dir, resolve_profile
+from lib.experiments import (PROFILES, ROOT, Record, _atomic_write, chapter_budget, results_dir,
+                             resolve_profile)
 
 BOOK = ROOT / "book"
 REFERENCE = ROOT / "results" / "reference"
@@ -165,7 +166,7 @@ def main(argv=None):
         if status == "ok" and args.update_reference:
             update_reference(name, profile)
             status = "ok (reference updated)"
-        budget = PROFILES[profile].chapter_budget_s
+        budget = chapter_budget(name, profile)
         over = "  OVER BUDGET" if seconds > budget and not args.no_execute else ""
         print(f"{name:32s} {status:24s} {seconds:7.1f} s{over}", flush=True)
         for problem in problems:

@@ -103,3 +103,9 @@ def test_parse_parameters():
         "seed": 3, "data_dir": "/x", "n": None}
     with pytest.raises(SystemExit):
         run.parse_parameters(["seed"])
+
+
+def test_chapter_budgets_follow_the_design():
+    assert experiments.chapter_budget("ch03_broadnet", "book") == 15 * 60
+    assert experiments.chapter_budget("ch09_ddn", "book") == 30 * 60
+    assert experiments.chapter_budget("ch09_ddn", "smoke") == 90
