@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from lib.ddn import (DDNConfig, DDNTrainer, encoding_losses, predictive_losses,
+from lib.ddn import (DDNConfig, DDNTrainer, choose_variant, encoding_losses, predictive_losses,
                      reconstruction_losses, alpha_schedule)
 from lib.ddn_alternatives import PenaltyAutoencoder, gaussian_mmd2, gmmn_fit, penalty_loss, xcov
 
@@ -140,7 +140,8 @@ def test_shared_encoder_and_alpha_schedule():
     assert alpha_schedule(cfg, 9, 10) == pytest.approx(1.0)
 
 
-@pytest.mark.parametrize("bad", [dict(code_norm="layer"), dict(optimizer="adam"), dict(n_code=0)])
+@pytest.mark.parametrize("bad", [dict(code_norm="layer"), dict(optimizer="adam"), dict(n_code=0),
+                                 dict(pred_steps=0), dict(recon_reduce="max")])
 def test_bad_config_is_a_clear_error(bad):
     with pytest.raises(ValueError):
         DDNConfig(**bad)
@@ -185,3 +186,42 @@ def test_mmd_and_gmmn_match_a_distribution_from_noise():
     assert out["mmd2_output"] < 0.3 * out["mmd2_curve"][:10].mean()
     with pytest.raises(ValueError):
         gmmn_fit(target[:10])
+
+
+def test_pred_steps_update_only_predictors_between_encoder_steps():
+    """pred_steps=3: two predictor-only updates, then the joint one; the encoders move once."""
+    tr = DDNTrainer(two_part_toy(), DDNConfig(**SMALL, pred_steps=3), seed=0)
+    xb = tr.x[:64]
+    enc0 = [p.detach().clone() for p in tr.model.encoder_parameters()]
+    calls = []
+    step = tr.opt_pred.step
+    tr.opt_pred.step = lambda *a, **k: (calls.append(1), step(*a, **k))[1]
+    tr.extra_predictor_steps(xb)
+    assert len(calls) == 2
+    assert all(torch.equal(a, b) for a, b in zip(enc0, tr.model.encoder_parameters()))
+    tr.stage1_step(xb)
+    assert len(calls) == 5   # 2 extra + 2 extra + 1 joint
+    assert not all(torch.equal(a, b) for a, b in zip(enc0, tr.model.encoder_parameters()))
+
+
+def test_recon_mean_scales_the_encoders_reconstruction_gradient():
+    """eq. 9.11 averaged over pixels: the encoders' reconstruction gradient is 1/n_pixels of the
+    summed reading's (predictor and encoding terms removed by zeroing their effect)."""
+    x = two_part_toy(n=64)
+    grads_by = {}
+    for reduce in ("sum", "mean"):
+        tr = DDNTrainer(x, DDNConfig(**SMALL, recon_reduce=reduce, alpha=0.5), seed=0)
+        for p in tr.model.predictor_parameters():
+            torch.nn.init.zeros_(p)          # predictions 0: no encoding-loss gradient
+        for opt in (tr.opt_enc, tr.opt_pred, tr.opt_dec):
+            opt.step = lambda *a, **k: None  # keep the gradients, change nothing
+        tr.stage3_step(tr.x, alpha=0.5)
+        grads_by[reduce] = torch.cat([p.grad.flatten() for p in tr.model.encoder_parameters()])
+    assert grads_by["sum"].abs().max() > 0
+    torch.testing.assert_close(grads_by["mean"] * x.shape[1], grads_by["sum"], rtol=1e-4, atol=1e-6)
+
+
+def test_choose_variant_adopts_a_change_only_when_it_disentangles():
+    s = lambda truth, share: {"truth_score_mean": truth, "share_disentangled_truth": share}
+    assert choose_variant({"faithful": s(0.05, 0.0), "std": s(0.12, 0.0), "pred5": s(0.2, 0.5)}) == "faithful"
+    assert choose_variant({"faithful": s(0.05, 0.0), "std": s(0.7, 1.0), "pred5": s(0.6, 1.0)}) == "std"
