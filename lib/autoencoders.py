@@ -9,24 +9,13 @@ rest; the sigmoid sits on each constituent's output, so an ASAE's output ``y = y
 (section 8.3) is the sum of two sigmoids and lies in [0, 2]. Weights use Glorot (Xavier) uniform
 initialisation and biases start at zero (section 9.3 states this for the thesis's networks).
 Options for the negative results of section 8.6: dropout after each hidden ReLU (here), and
-optimiser, learning rate, L1 on weights or code activations and denoising (``make_optimiser`` and
-``asae_loss`` below; the loop is in ``lib.training``).
+optimiser, learning rate, L1 on weights or code activations and denoising (``asae_loss`` below;
+the optimisers, eq. 7.4's RMSprop among them, are ``lib.nets.make_optimiser``; the loop is in
+``lib.training``). The layers are ``lib.nets.mlp``.
 """
-import torch
 from torch import nn
 
-OPTIMISERS = ("rmsprop", "adam", "sgd")
-
-
-def device():
-    """CUDA when present, else CPU."""
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def _glorot(module):
-    if isinstance(module, nn.Linear):
-        nn.init.xavier_uniform_(module.weight)
-        nn.init.zeros_(module.bias)
+from lib.nets import glorot_, mlp
 
 
 class Autoencoder(nn.Module):
@@ -34,16 +23,10 @@ class Autoencoder(nn.Module):
 
     def __init__(self, n_input, n_code, n_hidden=1000, dropout=0.0):
         super().__init__()
-        if n_input < 1 or n_code < 1 or n_hidden < 1:
-            raise ValueError(f"layer sizes must be positive, got input={n_input}, "
-                             f"code={n_code}, hidden={n_hidden}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        self.encoder = nn.Sequential(nn.Linear(n_input, n_hidden), nn.ReLU(), nn.Dropout(dropout),
-                                     nn.Linear(n_hidden, n_code))
-        self.decoder = nn.Sequential(nn.Linear(n_code, n_hidden), nn.ReLU(), nn.Dropout(dropout),
-                                     nn.Linear(n_hidden, n_input), nn.Sigmoid())
-        self.apply(_glorot)
+        # both halves are built before either is initialised (the order the book's runs use)
+        self.encoder = mlp(n_input, n_hidden, 1, n_code, dropout=dropout, init=False)
+        self.decoder = mlp(n_code, n_hidden, 1, n_input, sigmoid=True, dropout=dropout, init=False)
+        glorot_(self)
 
     def encode(self, x):
         """The code z = f(x)."""
@@ -72,19 +55,6 @@ class ASAE(nn.Module):
                 "z_a": out_a["z"], "z_b": out_b["z"]}
 
 
-def make_optimiser(params, name="rmsprop", lr=1e-3):
-    """RMSprop (eq. 7.4, decay 0.9), Adam (eq. 7.5, default betas) or plain SGD (eq. 7.2)."""
-    if lr <= 0:
-        raise ValueError(f"learning rate must be positive, got {lr}")
-    if name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, alpha=0.9, eps=1e-7)
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr)
-    if name == "sgd":
-        return torch.optim.SGD(params, lr=lr)
-    raise ValueError(f"unknown optimiser {name!r}; choose one of {OPTIMISERS}")
-
-
 def codes_of(out):
     """The code tensors in a model's output dict: [z] for an autoencoder, [z_a, z_b] for an ASAE."""
     return [out["z"]] if "z" in out else [out["z_a"], out["z_b"]]
@@ -95,13 +65,23 @@ def l1_weights(model):
     return sum(m.weight.abs().sum() for m in model.modules() if isinstance(m, nn.Linear))
 
 
-def asae_loss(model, out, x, l1_weight=0.0, l1_activation=0.0):
-    """Mean squared reconstruction error (eq. 7.1) plus optional L1 penalties.
+LOSS_REDUCTIONS = ("sum", "mean")
 
-    ``l1_weight`` multiplies the sum of |W| over all weight matrices; ``l1_activation`` multiplies
-    the mean over the batch of the summed |z| of every code unit.
+
+def asae_loss(model, out, x, l1_weight=0.0, l1_activation=0.0, reduce="sum"):
+    """Squared reconstruction error (eq. 7.1) averaged over the batch, plus optional L1 penalties.
+
+    Eq. 7.1's unsubscripted norm is the squared 2-norm (the thesis's notation, section 1), so
+    ``reduce="sum"`` (the default) sums the squared error over an example's pixels;
+    ``reduce="mean"`` averages it over pixels too (Keras' ``mse``, the book's earlier reading),
+    which makes every gradient ``n_pixels`` times smaller. ``l1_weight`` multiplies the sum of |W|
+    over all weight matrices; ``l1_activation`` the mean over the batch of the summed |z| of every
+    code unit.
     """
-    loss = ((out["y"] - x) ** 2).mean()
+    if reduce not in LOSS_REDUCTIONS:
+        raise ValueError(f"reduce must be one of {LOSS_REDUCTIONS}, got {reduce!r}")
+    sq = (out["y"] - x) ** 2
+    loss = sq.sum(1).mean() if reduce == "sum" else sq.mean()
     if l1_weight:
         loss = loss + l1_weight * l1_weights(model)
     if l1_activation:

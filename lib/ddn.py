@@ -20,6 +20,12 @@ Our changes (not in the thesis), compared in `book/ch09_ddn.md`:
 - `recon_reduce="mean"`: a reading of eq. 9.11 the thesis leaves open, its reconstruction term
   averaged over pixels (as Keras's and Lasagne's mean squared error) instead of summed, which
   weighs it 1/n_pixels as much against the encoding loss.
+
+Optimiser (section 9.3 "RMSprop ... momentum 0.9"): eq. 7.4's RMSprop (`lib.nets.RMSprop`, eps
+1e-6 inside the square root, Lasagne's form) with decay `rms_alpha` = 0.9 read as that "momentum"
+and no heavy-ball term; `momentum=0.9` adds a literal heavy-ball momentum on top of eq. 7.4.
+`optimizer="torch-rmsprop"` is the book's earlier torch.optim.RMSprop (eps outside the root),
+kept to measure the difference.
 """
 from __future__ import annotations
 
@@ -29,9 +35,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from lib.nets import check_rmsprop_args, device as choose_device, make_optimiser, mlp
+from lib.training import as_checkpoint, rng_states, set_rng_states
+
 CODE_NORMS = ("none", "batch")
 RECON_REDUCES = ("sum", "mean")
-OPTIMIZERS = ("rmsprop", "sgd")
+OPTIMIZERS = ("rmsprop", "sgd", "torch-rmsprop")
 
 
 @dataclass
@@ -46,9 +55,11 @@ class DDNConfig:
     lr_enc: float = 1e-4
     lr_pred: float = 1e-3
     lr_dec: float = 1e-3
-    optimizer: str = "rmsprop"  # "sgd" for Fig 9.4
-    rms_alpha: float = 0.9      # RMSprop squared-gradient decay ("rho" in Keras/Lasagne)
-    momentum: float = 0.0       # RMSprop/SGD momentum
+    optimizer: str = "rmsprop"  # eq. 7.4; "sgd" for Fig 9.4; "torch-rmsprop": the earlier torch one
+    rms_alpha: float = 0.9      # RMSprop squared-gradient decay gamma ("rho" in Keras/Lasagne)
+    rms_eps: float = 1e-6       # RMSprop eps (inside the root for eq. 7.4; Lasagne's default)
+    rms_form: str = "lasagne"   # eq. 7.4's accumulator: "lasagne" (1 - gamma) g^2 or "printed" g^2
+    momentum: float = 0.0       # heavy-ball momentum on top of eq. 7.4 (SGD: eq. 7.3's momentum)
     sigma: float = 0.1          # denoising noise on the predictor input (eq. 9.12)
     alpha: float = 0.1          # reconstruction weight in stage 3 (eq. 9.11)
     alpha_end: float | None = None  # if set, alpha is annealed linearly to this over stage 3
@@ -65,25 +76,15 @@ class DDNConfig:
             raise ValueError(f"recon_reduce must be one of {RECON_REDUCES}, got {self.recon_reduce!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        try:
+            check_rmsprop_args(min(self.lr_enc, self.lr_pred, self.lr_dec), self.rms_alpha, self.rms_eps,
+                               self.momentum, self.rms_form)
+        except ValueError as err:
+            raise ValueError(f"{err} (DDNConfig: lr is lr_enc/lr_pred/lr_dec, gamma is rms_alpha, eps is "
+                             "rms_eps, form is rms_form)") from None
         for name in ("n_code", "enc_layers", "pred_layers", "dec_layers", "hidden", "batch_size", "pred_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-
-
-def mlp(n_in: int, n_hidden: int, n_layers: int, n_out: int, sigmoid: bool = False) -> nn.Sequential:
-    """n_in -> [n_hidden -> relu] x n_layers -> n_out (eq. 9.13-9.15); Glorot weights, zero biases."""
-    sizes = [n_in] + [n_hidden] * n_layers
-    layers: list[nn.Module] = []
-    for a, b in zip(sizes[:-1], sizes[1:]):
-        layers += [nn.Linear(a, b), nn.ReLU()]
-    layers.append(nn.Linear(sizes[-1], n_out))
-    if sigmoid:
-        layers.append(nn.Sigmoid())
-    for m in layers:
-        if isinstance(m, nn.Linear):
-            nn.init.xavier_uniform_(m.weight)
-            nn.init.zeros_(m.bias)
-    return nn.Sequential(*layers)
 
 
 class DDN(nn.Module):
@@ -173,10 +174,14 @@ def reconstruction_losses(model: DDN, x, za, zb, alpha: float = 0.0) -> tuple[to
 
 
 def make_optimizer(params, lr: float, cfg: DDNConfig) -> torch.optim.Optimizer:
-    """RMSprop (section 9.3) or plain SGD (Fig 9.4)."""
+    """The optimiser `cfg` names for one parameter set: eq. 7.4's RMSprop (section 9.3), plain SGD
+    (Fig 9.4) or the earlier torch RMSprop (lib.nets.make_optimiser)."""
     if cfg.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum)
-    return torch.optim.RMSprop(params, lr=lr, alpha=cfg.rms_alpha, momentum=cfg.momentum, eps=1e-6)
+        return make_optimiser(params, "sgd", lr, momentum=cfg.momentum)
+    kw = dict(gamma=cfg.rms_alpha, eps=cfg.rms_eps, momentum=cfg.momentum)
+    if cfg.optimizer == "rmsprop":
+        kw["form"] = cfg.rms_form
+    return make_optimiser(params, cfg.optimizer, lr, **kw)
 
 
 class DDNTrainer:
@@ -186,7 +191,7 @@ class DDNTrainer:
         x = np.array(x, dtype=np.float32).reshape(len(x), -1)
         if x.ndim != 2 or len(x) < 2:
             raise ValueError(f"x must hold at least 2 samples, got shape {x.shape}")
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = choose_device(device)
         self.cfg = cfg
         torch.manual_seed(seed)
         self.gen = torch.Generator(device="cpu").manual_seed(seed + 1)
@@ -195,6 +200,20 @@ class DDNTrainer:
         self.opt_enc = make_optimizer(self.model.encoder_parameters(), cfg.lr_enc, cfg)
         self.opt_pred = make_optimizer(self.model.predictor_parameters(), cfg.lr_pred, cfg)
         self.opt_dec = make_optimizer(self.model.decoder_parameters(), cfg.lr_dec, cfg)
+
+    def state(self) -> dict:
+        """Everything training changes: weights, the three optimisers, the RNG states (for a
+        per-epoch checkpoint; plain tensors and dicts, loadable with weights_only=True)."""
+        return {"model": self.model.state_dict(), "opt_enc": self.opt_enc.state_dict(),
+                "opt_pred": self.opt_pred.state_dict(), "opt_dec": self.opt_dec.state_dict(),
+                "rng": rng_states(self.gen)}
+
+    def load_state(self, state: dict) -> None:
+        """Continue from a ``state()``: the rest of the run is exactly the uninterrupted one."""
+        self.model.load_state_dict(state["model"])
+        for name in ("opt_enc", "opt_pred", "opt_dec"):
+            getattr(self, name).load_state_dict(state[name])
+        set_rng_states(state["rng"], self.gen)
 
     def batches(self):
         perm = torch.randperm(len(self.x), generator=self.gen)
@@ -360,14 +379,19 @@ def score_codes(za, zb, comp, rows) -> dict:
 
 def run_ddn(kind: str, seed: int = 0, n: int | None = None, epochs=None, layers=None,
             n_show: int = 10, n_score: int = 1000, data_seed: int = 0, data_dir=None,
-            score_every: int = 1, **cfg_kw) -> dict:
+            score_every: int = 1, checkpoint=None, **cfg_kw) -> dict:
     """Train one DDN on a section-8.2 benchmark through stages 1-3 and record everything.
 
     epochs: (stage 1, stage 2, stage 3), default the thesis's for `kind`; layers: (L_e, L_p, L_d).
     Records every `score_every` epochs of stages 1 and 3: KSG MI between the codes, the truth
     score, predictor losses, reconstruction error. Returns curves, final scores, reconstructions
     of `n_show` images (one per class of label_a) and cross plots after stage 2 (no fine-tuning, fig. 9.8) and
-    after stage 3 (fig. 9.6)."""
+    after stage 3 (fig. 9.6).
+
+    checkpoint: a path or a ``lib.training.Checkpoint`` (the sweep passes one per run, outside the
+    configuration). After every epoch of every stage the trainer's state, the stage/epoch counter
+    and the record so far are saved there; a rerun resumes from it with exactly the result of an
+    uninterrupted run (same machine), and the file is deleted when the run finishes."""
     import time
 
     spec = BENCHMARKS[kind] if kind in BENCHMARKS else None
@@ -389,24 +413,47 @@ def run_ddn(kind: str, seed: int = 0, n: int | None = None, epochs=None, layers=
         for k, v in s.items():
             hist.setdefault(k, []).append(float(v))
 
-    record(0, 1, {})
-    for e in range(1, e1 + 1):
-        log = tr.epoch(1)
-        if e % score_every == 0 or e == e1:
-            record(e, 1, log)
-    for e in range(e2):
-        tr.epoch(2)
     show = x[show_indices(comp.label_a, n_show)]
-    before = {"cross_no_stage3": tr.cross(show), **{k + "_no_stage3": v for k, v in tr.reconstruct(show).items()}}
-    mse_no_stage3 = float(np.mean((tr.reconstruct(x)["y_ab"] - x) ** 2))
-    for e in range(e3):
-        log = tr.epoch(3, alpha=alpha_schedule(cfg, e, e3))
-        if (e + 1) % score_every == 0 or e == e3 - 1:
-            record(e1 + e + 1, 3, log)
+    ckpt = as_checkpoint(checkpoint)
+    saved = ckpt.load() if ckpt else None
+    if saved is not None:   # resume after the last finished epoch (counted over all stages)
+        tr.load_state(saved["trainer"])
+        hist, done, before = saved["hist"], saved["done"], saved["before"]
+    else:
+        done, before = 0, None
+        record(0, 1, {})
+
+    def snapshot():   # after stage 2, before fine-tuning (fig. 9.8)
+        nonlocal before
+        if before is None and done == e1 + e2:
+            before = {"cross_no_stage3": tr.cross(show),
+                      **{k + "_no_stage3": v for k, v in tr.reconstruct(show).items()},
+                      "mse_no_stage3": float(np.mean((tr.reconstruct(x)["y_ab"] - x) ** 2))}
+
+    snapshot()
+    while done < e1 + e2 + e3:
+        if done < e1:
+            e = done + 1
+            log = tr.epoch(1)
+            if e % score_every == 0 or e == e1:
+                record(e, 1, log)
+        elif done < e1 + e2:
+            tr.epoch(2)
+        else:
+            e = done - e1 - e2
+            log = tr.epoch(3, alpha=alpha_schedule(cfg, e, e3))
+            if (e + 1) % score_every == 0 or e == e3 - 1:
+                record(e1 + e + 1, 3, log)
+        done += 1
+        snapshot()
+        if ckpt:
+            ckpt.save({"trainer": tr.state(), "hist": hist, "done": done, "before": before})
+    if ckpt:
+        ckpt.remove()
     return {**{k: np.array(v) for k, v in hist.items()}, **before,
             **final_scores(tr, comp, x, rows), "x_show": show, "cross": tr.cross(show),
-            **tr.reconstruct(show), "mse_no_stage3": mse_no_stage3, "shape": np.array(comp.x.shape[1:]),
-            "cpu_s": time.process_time() - t0}
+            **tr.reconstruct(show), "shape": np.array(comp.x.shape[1:]),
+            "cpu_s": time.process_time() - t0 + (ckpt.cpu_before if ckpt else 0.0)}
 
 
 def show_indices(labels: np.ndarray, n_show: int) -> np.ndarray:
@@ -540,13 +587,22 @@ def reconstruction_figure(runs: list[dict], names: list[str], n_rows: int = 6, s
 
 
 # ----------------------------------------------------------------------------- chapter plan
-def chapter_sizes(profile: str) -> dict:
-    """Every size chapter 9 uses at `profile` (smoke / book / thesis)."""
+def chapter_sizes(profile: str, data_dir=None) -> dict:
+    """Every size chapter 9 uses at `profile` (smoke / book / thesis).
+
+    `n` holds the images per benchmark: at `thesis` exactly the thesis's (25,000 composites of
+    section 8.2, 50,000 plain MNIST images); the data in `data_dir` ($MNIST_DIR, else the bundled
+    subset) must supply them, or lib.data.require_composites stops with what is missing and how to
+    get it. `n_comp` is the composites' size (None: all the source allows)."""
+    from lib.data import require_composites
     from lib.experiments import pick
 
     bench_book = {"simple": (35, 5, 5), "additive": (40, 5, 10), "occlusive": (40, 5, 10), "mnist": (15, 5, 20)}
+    n_comp = pick(profile, smoke=300, book=None, thesis=25000)
+    n_mnist = pick(profile, smoke=300, book=None, thesis=50000)
     return {
-        "n_comp": pick(profile, smoke=300, book=None, thesis=None),      # None: all the source allows
+        "n_comp": n_comp,
+        "n": {k: require_composites(k, n_mnist if k == "mnist" else n_comp, data_dir) for k in BENCHMARKS},
         "hidden": pick(profile, smoke=48, book=1000, thesis=1000),
         "n_runs": pick(profile, smoke=2, book=3, thesis=30),
         "n_runs_variant": pick(profile, smoke=1, book=2, thesis=10),   # per variant in the comparison
@@ -575,6 +631,9 @@ VARIANTS = {
     "std_slowenc": ("standardised codes, encoder lr 1e-5", {"code_norm": "batch", "lr_enc": 1e-5}),
     "pred5": ("5 predictor steps per encoder step", {"code_norm": "none", "pred_steps": 5}),
     "recon_mean": ("eq. 9.11 averaged over pixels", {"code_norm": "none", "recon_reduce": "mean"}),
+    "momentum": ("heavy-ball momentum 0.9 on eq. 7.4", {"code_norm": "none", "momentum": 0.9}),
+    "torch_rmsprop": ("torch RMSprop, eps outside the root (the book's earlier optimiser)",
+                      {"code_norm": "none", "optimizer": "torch-rmsprop"}),
 }
 
 
@@ -595,10 +654,10 @@ def chapter_plan(profile: str, seed: int = 0, data_dir=None, use: str | None = N
     do. The notebook and any prefill process build the same configs and share cached runs."""
     from lib.ddn_alternatives import run_gmmn_on_codes, run_penalty
 
-    s = chapter_sizes(profile)
+    s = chapter_sizes(profile, data_dir)
     common = {"n": s["n_comp"], "hidden": s["hidden"], "data_dir": data_dir}
-    ddn = lambda kind, k, runs, **kw: [dict(kind=kind, seed=seed + i, epochs=list(s["epochs"][kind]), **common,
-                                            **k, **kw) for i in range(runs)]
+    ddn = lambda kind, k, runs, **kw: [dict(kind=kind, seed=seed + i, epochs=list(s["epochs"][kind]),
+                                            **{**common, "n": s["n"][kind]}, **k, **kw) for i in range(runs)]
     plan = {"gmmn": (run_gmmn_on_codes, [dict(seed=seed, data_dir=data_dir, **s["gmmn"])]),
             "penalties": (run_penalty, [dict(kind=k, penalty=p, lam=10.0, seed=seed + i, epochs=s["penalty_epochs"],
                                              enc_layers=BENCHMARKS[k]["layers"][0],

@@ -5,6 +5,9 @@
   Cheung et al. (squared cross-covariance) or the MeanNN MI estimate (eq. 9.3-9.4).
 - `gmmn_fit`: a Generative Moment Matching Network (MMD with Gaussian kernels, eq. 9.2) mapping
   spherical Gaussian noise onto a target sample, for Fig 9.1.
+
+The networks are `lib.nets.mlp` (Glorot); the autoencoders train with eq. 7.4's RMSprop
+(`lib.nets.make_optimiser("rmsprop")`, as the DDN), the GMMN generator with Adam.
 """
 from __future__ import annotations
 
@@ -12,7 +15,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from lib.ddn import mlp, sq_err
+from lib.ddn import sq_err
+from lib.nets import device, make_optimiser, mlp
 
 PENALTIES = ("xcov", "meannn")
 
@@ -77,9 +81,8 @@ def gmmn_fit(target: np.ndarray, n_in: int | None = None, hidden: int = 64, step
     n_in = n_in or d
     mu, sd = target.mean(0), target.std(0) + 1e-8
     t = torch.from_numpy((target - mu) / sd)
-    gen = nn.Sequential(nn.Linear(n_in, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
-                        nn.Linear(hidden, d))
-    opt = torch.optim.Adam(gen.parameters(), lr=lr)
+    gen = mlp(n_in, hidden, 2, d, init=False)   # torch's default initialisation
+    opt = make_optimiser(gen.parameters(), "adam", lr)
     g = torch.Generator().manual_seed(seed)
     curve = []
     for _ in range(steps):
@@ -109,18 +112,20 @@ def _gmmn_summary(gen, t, n_in, mu, sd, curve, g) -> dict:
 def run_penalty(kind: str, penalty: str, lam: float, seed: int = 0, n: int | None = None,
                 epochs: int = 35, enc_layers: int = 1, dec_layers: int = 1, hidden: int = 1000,
                 n_code: int = 10, lr: float = 1e-3, batch_size: int = 128, n_score: int = 1000,
-                data_seed: int = 0, data_dir=None) -> dict:
+                data_seed: int = 0, data_dir=None, optimiser: str = "rmsprop") -> dict:
     """Train a split-encoder autoencoder with a dependence penalty (section 9.1 text) on a
-    section-8.2 benchmark; record KSG MI and the truth score every epoch (as for the DDN)."""
+    section-8.2 benchmark; record KSG MI and the truth score every epoch (as for the DDN).
+    `optimiser`: a lib.nets.make_optimiser name ("rmsprop" = eq. 7.4, as the DDN)."""
     import time
     from lib.ddn import load_benchmark, score_codes
 
     comp = load_benchmark(kind, n=n, data_seed=data_seed, data_dir=data_dir)
-    x = torch.from_numpy(comp.x.reshape(len(comp.x), -1).astype(np.float32))
+    dev = device()
+    x = torch.from_numpy(comp.x.reshape(len(comp.x), -1).astype(np.float32)).to(dev)
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed + 1)
-    model = PenaltyAutoencoder(x.shape[1], n_code, enc_layers, dec_layers, hidden)
-    opt = torch.optim.RMSprop(model.parameters(), lr=lr, alpha=0.9, eps=1e-6)
+    model = PenaltyAutoencoder(x.shape[1], n_code, enc_layers, dec_layers, hidden).to(dev)
+    opt = make_optimiser(model.parameters(), optimiser, lr)
     rows = np.random.default_rng(data_seed).permutation(len(x))[:n_score]
     hist: dict[str, list] = {}
     t0 = time.process_time()
@@ -128,14 +133,14 @@ def run_penalty(kind: str, penalty: str, lam: float, seed: int = 0, n: int | Non
     def record(log):
         with torch.no_grad():
             za, zb, y = model(x)
-        s = score_codes(za.numpy(), zb.numpy(), comp, rows)
+        s = score_codes(za.cpu().numpy(), zb.cpu().numpy(), comp, rows)
         s.update(log, recon_mse=float(((y - x) ** 2).mean()))
         for k, v in s.items():
             hist.setdefault(k, []).append(float(v))
 
     record({"penalty": np.nan})
     for _ in range(epochs):
-        perm = torch.randperm(len(x), generator=g)
+        perm = torch.randperm(len(x), generator=g).to(dev)
         pens = []
         for i in range(0, len(x) - 1, batch_size):
             loss, parts = penalty_loss(model, x[perm[i:i + batch_size]], penalty, lam)
@@ -162,7 +167,7 @@ def run_gmmn_on_codes(n: int = 5000, code_units: int = 2, hidden: int = 256, ae_
     g = torch.Generator().manual_seed(seed)
     enc, dec = mlp(x.shape[1], hidden, 1, code_units), mlp(code_units, hidden, 1, x.shape[1], sigmoid=True)
     params = list(enc.parameters()) + list(dec.parameters())
-    opt = torch.optim.RMSprop(params, lr=1e-3, alpha=0.9, eps=1e-6)
+    opt = make_optimiser(params, "rmsprop", 1e-3)
     for _ in range(ae_epochs):
         perm = torch.randperm(len(x), generator=g)
         for i in range(0, len(x), 128):

@@ -7,14 +7,27 @@ configuration, so an interrupted run resumes where it stopped. A chapter's headl
 a ``Record``, which the headless runner compares with a committed reference.
 """
 import hashlib
+import inspect
 import json
 import math
 import os
+import sys
 import tempfile
+import zipfile
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+import torch
+import yaml
+from joblib import Parallel, delayed
+from tqdm.auto import tqdm
+
+from lib.claims import make_claim
+from lib.data import DATA_READS, identify_idx_files
+from lib.identity import (chapter_fingerprint, data_fingerprint, data_identity,
+                          function_fingerprint)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,6 +49,24 @@ DEFAULT_PROFILE = "book"
 LONGER_BUDGET = {("ch09_ddn", "book"): 30 * 60}  # DESIGN.md: chapter 9 may take 30 min at book
 
 
+def toc_chapters():
+    """Chapter names (``chNN_...``) in the order ``_toc.yml`` lists them."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [entry["file"] for part in toc.get("parts", [{"chapters": toc.get("chapters", [])}])
+             for entry in part["chapters"]]
+    return [Path(f).name for f in files if Path(f).name.startswith("ch")]
+
+
+def chapter_title(chapter):
+    """The first heading of ``book/<chapter>.md`` ("Chapter 8: Split Autoencoders")."""
+    path = ROOT / "book" / f"{chapter}.md"
+    if path.exists():
+        for line in path.read_text().splitlines():
+            if line.startswith("# "):
+                return line[2:].strip()
+    return chapter
+
+
 def chapter_budget(chapter, profile):
     """Seconds a chapter may take on 2 cores at ``profile`` (DESIGN.md, "Profiles")."""
     profile = resolve_profile(profile)
@@ -44,7 +75,7 @@ def chapter_budget(chapter, profile):
 
 def resolve_profile(profile=None):
     """Return a valid profile name: ``profile``, else ``$BOOK_PROFILE``, else ``"book"``."""
-    name = profile or os.environ.get("BOOK_PROFILE") or DEFAULT_PROFILE
+    name = os.environ.get("BOOK_PROFILE") or DEFAULT_PROFILE if profile is None else profile
     if name not in PROFILES:
         raise ValueError(f"unknown profile {name!r}; valid profiles are {sorted(PROFILES)}")
     return name
@@ -103,8 +134,8 @@ def config_key(config):
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _save_run(path, config, result):
-    """Store one finished run: arrays in ``.npz``, everything else (and the config) in ``.json``."""
+def _save_run(path, config, result, provenance):
+    """Store one finished run: arrays in ``.npz``; scalars, config and provenance in ``.json``."""
     if not isinstance(result, dict):
         raise TypeError(f"a sweep function must return a dict, got {type(result).__name__}")
     arrays = {k: v for k, v in result.items() if isinstance(v, np.ndarray)}
@@ -114,93 +145,252 @@ def _save_run(path, config, result):
             with open(tmp, "wb") as f:  # a file object: np.savez would append ".npz" to a name
                 np.savez(f, **arrays)
         _atomic_write(path.with_suffix(".npz"), write_npz)
-    doc = {"config": _jsonable(config), "result": _jsonable(scalars), "arrays": sorted(arrays)}
+    doc = {"config": _jsonable(config), "result": _jsonable(scalars), "arrays": sorted(arrays),
+           **provenance}
     # The .json is written last: its presence marks the run as complete.
     _atomic_write(path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(json.dumps(doc)))
 
 
+def _set_aside(path, err):
+    """Move a stored run that cannot be read to ``*.corrupt`` and say which file and why."""
+    moved = []
+    for part in (path.with_suffix(".json"), path.with_suffix(".npz")):
+        if part.exists():
+            os.replace(part, part.with_name(part.name + ".corrupt"))
+            moved.append(f"{part}.corrupt")
+    message = f"corrupt stored run {path.with_suffix('.json')} ({type(err).__name__}: {err}); " \
+              f"moved aside to {', '.join(moved)} and recomputed"
+    print(message, file=sys.stderr, flush=True)
+    return message
+
+
 def _load_run(path):
-    """Load a finished run, or return None when it is missing or incomplete."""
+    """``(result, provenance)`` of a finished run; None when it is missing or incomplete.
+
+    A file that cannot be read raises ``CorruptRun`` after it has been moved aside.
+    """
     json_path = path.with_suffix(".json")
     if not json_path.exists():
         return None
-    doc = json.loads(json_path.read_text())
-    result = dict(doc["result"])
-    if doc["arrays"]:
-        with np.load(path.with_suffix(".npz"), allow_pickle=False) as npz:
-            result.update({k: npz[k] for k in doc["arrays"]})
-    return result
+    try:
+        doc = json.loads(json_path.read_text())
+        result = dict(doc["result"])
+        if doc["arrays"]:
+            with np.load(path.with_suffix(".npz"), allow_pickle=False) as npz:
+                result.update({k: npz[k] for k in doc["arrays"]})
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as err:
+        raise CorruptRun(_set_aside(path, err)) from err
+    return result, {"code": doc.get("code"), "data": doc.get("data", [])}
 
 
-def _run_one(fn, config, path):
-    """Worker body: run one configuration with one torch thread, store it, return the result."""
-    import torch
+class CorruptRun(Exception):
+    """A stored run that could not be read (it has been moved aside)."""
+
+
+def _stale(provenance, code):
+    """Why a stored run may not be reused (None when it may): its code or its data changed."""
+    if provenance["code"] != code:
+        return "code changed"
+    for request, stored in provenance["data"]:
+        try:
+            if data_identity(request) != stored:
+                return "data changed"
+        except FileNotFoundError:
+            return "data missing"
+    return None
+
+
+def _reads_key(request):
+    return "" if request is None else request
+
+
+def accepts_checkpoint(fn):
+    """Whether ``fn`` takes a ``checkpoint`` keyword (per-epoch checkpoints, lib.training)."""
+    try:
+        return "checkpoint" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def checkpoint_path(run_path):
+    """Where a sweep run's per-epoch checkpoint lives: ``runs/<name>/<config hash>.ckpt``."""
+    return Path(run_path).with_suffix(".ckpt")
+
+
+def compute_run(fn, config, checkpoint=None):
+    """Run ``fn(**config)`` with one torch thread; return the result and its provenance.
+
+    ``checkpoint`` (a ``lib.training.Checkpoint``) is passed on as ``fn(..., checkpoint=...)``
+    when ``fn`` accepts that keyword: the run then saves every epoch and resumes inside the run
+    after a kill. It is not part of the configuration, so it changes no run's key.
+
+    The provenance is the code fingerprint of ``fn`` and the identity of every MNIST source the
+    run read (``lib.data.DATA_READS``), so a stored run is reused only for the same code and data.
+    This is the body of a sweep's worker: it writes nothing, the caller stores the result.
+
+    numba is set to one thread as well: with numba's OpenMP layer, ``numba.set_num_threads``
+    (lib.mi restores numba's previous count after each KSG estimate) also sets the OpenMP count
+    torch reads, so a numba default of all cores would silently give torch that many threads
+    after the first MI estimate (measured: 5-8x the CPU time per update on 2 busy cores, and a
+    resumed run would train on another thread count than the uninterrupted one).
+    """
+    import numba  # noqa: PLC0415 - only the workers need it
+
+    numba.set_num_threads(1)
     torch.set_num_threads(1)
-    result = fn(**config)
-    _save_run(path, config, result)
-    return _load_run(path)
+    DATA_READS.clear()
+    extra = {"checkpoint": checkpoint} if checkpoint is not None and accepts_checkpoint(fn) else {}
+    result = fn(**config, **extra)
+    reads = sorted(DATA_READS, key=_reads_key)
+    provenance = {"code": function_fingerprint(fn),
+                  "data": [[r, data_identity(r)] for r in reads]}
+    return result, provenance
 
 
-def sweep(fn, configs, *, name, profile, n_jobs=None, progress=True):
+SWEEP_LOG = {}  # sweep name -> what it reused and computed, for the chapter's record
+
+
+def _run_paths(fn, configs, run_dir):
+    return [run_dir / config_key({"fn": f"{fn.__module__}.{fn.__qualname__}", **c})
+            for c in configs]
+
+
+def _stored(paths, code, log):
+    """The reusable stored runs (None where a run must be computed); notes why in ``log``."""
+    found = []
+    for path in paths:
+        try:
+            stored = _load_run(path)
+        except CorruptRun as err:
+            log["warnings"].append(str(err))
+            stored = None
+        if stored is not None and (why := _stale(stored[1], code)):
+            log["stale"][why] = log["stale"].get(why, 0) + 1
+            stored = None
+        found.append(stored)
+    return found
+
+
+def sweep(fn, configs, *, name, profile, n_jobs=None, progress=True, scheduler=None):
     """Run ``fn(**config)`` for every config in parallel processes; resume finished runs.
 
-    Each finished run is stored under ``results/<profile>/runs/<name>/<config hash>`` and a rerun
-    loads it instead of recomputing, so a killed sweep loses only the runs in flight. Returns the
-    result dicts in the order of ``configs``. ``n_jobs`` defaults to the number of CPU cores.
-    """
-    from joblib import Parallel, delayed
-    from tqdm.auto import tqdm
+    Each finished run is stored under ``results/<profile>/runs/<name>/<config hash>`` with the
+    fingerprint of its code and the identity of the data it read; a rerun loads it instead of
+    recomputing only while both are unchanged, so a killed sweep loses only the runs in flight
+    and an edited model or another data folder recomputes. Returns the result dicts in the order
+    of ``configs``. ``n_jobs`` defaults to the number of CPU cores.
 
+    A function that takes a ``checkpoint`` keyword (``run_asae``, ``run_autoencoder``,
+    ``run_ddn``) gets, for runs computed here, a ``lib.training.Checkpoint`` at
+    ``runs/<name>/<config hash>.ckpt`` tagged with the code fingerprint: it saves every epoch, so
+    a killed run resumes inside the run with the same code (never with other code). The keyword is
+    not part of the configuration or its hash. Runs sent to a Dask cluster get none.
+
+    ``scheduler`` (default ``$BOOK_SCHEDULER``, which ``python -m lib.run --scheduler`` sets) is
+    the address of a running Dask scheduler: the runs are then computed on its workers
+    (``lib.cluster``) and stored here as each finishes, exactly as local ones. A worker whose code
+    fingerprint (or data) differs from this process's is named in a warning, and the sweep's
+    ``code`` then lists both fingerprints (``Record`` reports it under ``mixed_code``).
+    """
     configs = list(configs)
-    run_dir = results_dir(profile) / "runs" / name
-    paths = [run_dir / config_key({"fn": f"{fn.__module__}.{fn.__qualname__}", **c})
-             for c in configs]
-    results = [_load_run(p) for p in paths]
-    todo = [i for i, r in enumerate(results) if r is None]
+    code = function_fingerprint(fn)
+    paths = _run_paths(fn, configs, results_dir(profile) / "runs" / name)
+    log = {"runs": len(configs), "reused": 0, "computed": 0, "stale": {}, "warnings": [],
+           "code": {code}, "data": set()}  # this process's fingerprint: a foreign one is mixed
+    runs = _stored(paths, code, log)
+    todo = [i for i, r in enumerate(runs) if r is None]
+    if log["stale"]:
+        print(f"{name}: recomputing stored runs whose {', '.join(log['stale'])}",
+              file=sys.stderr, flush=True)
+
+    def store(finished, notes=lambda provenance: ()):  # as each run finishes, wherever it ran
+        for i, result, provenance in tqdm(finished, total=len(todo), desc=name,
+                                          disable=not progress):
+            for note in notes(provenance):
+                if note not in log["warnings"]:
+                    log["warnings"].append(note)
+                    print(f"{name}: {note}", file=sys.stderr, flush=True)
+            _save_run(paths[i], configs[i], result, provenance)
+            checkpoint_path(paths[i]).unlink(missing_ok=True)  # the run deletes it; a leftover too
+            runs[i] = _load_run(paths[i])
+
     if todo:
-        n_jobs = n_jobs or os.cpu_count() or 1
-        jobs = (delayed(_run_one)(fn, configs[i], paths[i]) for i in todo)
-        runner = Parallel(n_jobs=min(n_jobs, len(todo)), return_as="generator")
-        bar = tqdm(runner(jobs), total=len(todo), desc=name, disable=not progress)
-        for i, result in zip(todo, bar):
-            results[i] = result
-    return results
+        jobs = [delayed(_indexed)(i, fn, configs[i]) for i in todo]
+        address = scheduler or os.environ.get("BOOK_SCHEDULER")
+        if address:  # a running Dask cluster: its workers compute, this process stores
+            from lib import cluster
+            what = f"{fn.__module__}.{fn.__qualname__}"
+            with cluster.connect(address) as client:
+                store(cluster.run_on_cluster(client, jobs),
+                      lambda provenance: cluster.provenance_warnings(provenance, code, what))
+        else:  # local runs also get a per-epoch checkpoint beside their stored result
+            if accepts_checkpoint(fn):
+                from lib.training import Checkpoint
+                jobs = [delayed(_indexed)(i, fn, configs[i],
+                                          Checkpoint(checkpoint_path(paths[i]), tag=code))
+                        for i in todo]
+            n_jobs = min(n_jobs or os.cpu_count() or 1, len(todo))
+            store(Parallel(n_jobs=n_jobs, return_as="generator_unordered")(jobs))
+    for _, provenance in runs:
+        log["code"].add(provenance["code"])
+        log["data"].update(ident["source"] for _, ident in provenance["data"])
+    log.update(reused=len(configs) - len(todo), computed=len(todo),
+               code=sorted(log["code"]), data=sorted(log["data"]))
+    SWEEP_LOG[name] = log
+    return [result for result, _ in runs]
+
+
+def _indexed(i, fn, config, checkpoint=None):
+    return (i, *compute_run(fn, config, checkpoint))
 
 
 class Record:
     """A chapter's headline numbers, written to ``results/<profile>/<chapter>.json``.
 
     ``metric`` values are checked against the committed reference by ``python -m lib.run --check``
-    (each with its absolute tolerance); ``info`` values (timings, data source) are not.
+    within tolerances measured by ``--calibrate`` (the reference holds them); ``info`` values
+    (timings, data source, provenance) are not checked. The record's ``info`` names the code
+    fingerprint of the chapter, the data it read and, per sweep, how many stored runs it reused.
     """
-    DEFAULT_ABS_TOL = 1e-6
-    DEFAULT_REL_TOL = 1e-3
 
-    def __init__(self, chapter, profile):
+    def __init__(self, chapter, profile, data_dir=None):
         self.chapter = chapter
         self.profile = resolve_profile(profile)
-        self.metrics, self.info_values, self.thesis, self.tolerances = {}, {}, {}, {}
+        self.metrics, self.info_values, self.thesis, self.claims = {}, {}, {}, {}
+        self.provenance = provenance(chapter, data_dir)
 
-    def metric(self, name, value, thesis=None, tol=None):
-        """Record a checked number (or string); ``thesis`` is the thesis's value or statement."""
+    def claim(self, claim_id, **fields):
+        """State a thesis claim once, with its computed verdict (``lib.claims.make_claim``).
+
+        Restating an id replaces it (a rerun of the cell). Returns the claim dict for ``glue``.
+        """
+        self.claims[claim_id] = make_claim(claim_id, chapter=self.chapter, **_jsonable(fields))
+        return self.claims[claim_id]
+
+    def metric(self, name, value, thesis=None):
+        """Record a checked number (or string); ``thesis`` is the thesis's value or statement.
+
+        Returns nothing, so a chapter cell ending in a record call shows no stray output.
+        """
         value = _jsonable(value)
         if isinstance(value, float) and not math.isfinite(value):
             value = str(value)
         self.metrics[name] = value
         if thesis is not None:
             self.thesis[name] = _jsonable(thesis)
-        if tol is not None:
-            self.tolerances[name] = float(tol)
-        return value
 
     def info(self, name, value):
-        """Record an unchecked value such as a timing or the data source."""
+        """Record an unchecked value such as a timing or the data source (returns nothing)."""
         self.info_values[name] = _jsonable(value)
-        return value
 
     def as_dict(self):
+        runs = {name: dict(log) for name, log in SWEEP_LOG.items()}
+        mixed = sorted(name for name, log in runs.items() if len(log["code"]) > 1)
+        warnings = [w for log in runs.values() for w in log["warnings"]]
+        info = {**self.info_values, **self.provenance, "runs": runs, "mixed_code": mixed,
+                "warnings": warnings}
         return {"chapter": self.chapter, "profile": self.profile, "metrics": self.metrics,
-                "thesis": self.thesis, "tolerances": self.tolerances, "info": self.info_values}
+                "thesis": self.thesis, "claims": list(self.claims.values()), "info": info}
 
     def save(self):
         """Write the record atomically and return its path."""
@@ -208,6 +398,17 @@ class Record:
         text = json.dumps(self.as_dict(), indent=1, sort_keys=True)
         _atomic_write(path, lambda tmp: Path(tmp).write_text(text))
         return path
+
+
+def provenance(chapter, data_dir=None):
+    """What a chapter page is computed from: its code fingerprint, its data, and when."""
+    source = ROOT / "book" / f"{chapter}.md"
+    ident = data_identity(data_dir)
+    dataset = "mnist-subset" if ident["source"] == "bundled" else identify_idx_files(ident["source"])
+    return {"code_fingerprint": chapter_fingerprint(source) if source.exists() else None,
+            "data_source": ident["source"], "data_dataset": dataset,
+            "data_fingerprint": data_fingerprint(data_dir),
+            "built_utc": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
 
 
 def load_record(chapter, profile):

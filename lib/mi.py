@@ -28,6 +28,8 @@ import torch
 from scipy.special import digamma, gammaln
 
 NOISE = 1e-10  # tie-breaking noise, in units of each standardised column's std (= 1)
+CLAMP = 1e-12  # MeanNN's smallest distance: duplicate rows give log(CLAMP), not log 0
+MAX_ABS = np.finfo(np.float64).max / 2  # larger values overflow differences (distances)
 
 
 def ksg_mi(x, y, k=3, noise=True, random_state=0, device=None):
@@ -43,7 +45,8 @@ def ksg_mi(x, y, k=3, noise=True, random_state=0, device=None):
     None uses CUDA when available, else the CPU kernels; "cpu" forces the CPU kernels.
     """
     x, y = _as_2d(x, "x"), _as_2d(y, "y")
-    _check_pair(x, y, k)
+    _check_pair(x, y)
+    _check_k(k, len(x))
     rng = np.random.default_rng(random_state)
     x = standardize(x, noise, rng, "x")
     y = standardize(y, noise, rng, "y")
@@ -56,9 +59,10 @@ def ksg_joint_radii(z, k=3, device=None):
 
     z: (n, d) standardised data (see ``standardize``). Returns a float64 array of length n; it
     is the eps_i of Kraskov et al. (2004) eq. (8) for any split of z's columns into x and y.
+    Values so large that differences overflow raise ValueError (standardise first).
     """
-    z = _as_2d(z, "z")
-    _check_pair(z, z, k)
+    z = _check_scale(_as_2d(z, "z"), "z")
+    _check_k(k, len(z))
     if _use_torch(device):
         return _radii_torch(z, k, _device(device))
     order = np.argsort(z[:, 0], kind="stable")
@@ -70,12 +74,13 @@ def ksg_joint_radii(z, k=3, device=None):
 def ksg_from_radii(x, y, eps, k=3, device=None):
     """KSG MI (nats, Kraskov et al. 2004 eq. 8) of standardised x, y given joint radii eps.
 
-    eps must come from ``ksg_joint_radii`` on the columns of x and y (in any order/grouping).
+    eps must come from ``ksg_joint_radii`` on the columns of x and y (in any order/grouping):
+    one finite radius >= 0 per row.
     """
-    x, y = _as_2d(x, "x"), _as_2d(y, "y")
-    eps = np.asarray(eps, dtype=np.float64)
-    if not len(x) == len(y) == len(eps):
-        raise ValueError(f"x, y and eps need equal lengths, got {len(x)}, {len(y)}, {len(eps)}")
+    x, y = _check_scale(_as_2d(x, "x"), "x"), _check_scale(_as_2d(y, "y"), "y")
+    _check_pair(x, y)
+    _check_k(k, len(x))
+    eps = _check_radii(eps, len(x))
     n_x = count_strictly_within(x, eps, device)
     n_y = count_strictly_within(y, eps, device)
     return float(digamma(k) + digamma(len(x)) - np.mean(digamma(n_x + 1) + digamma(n_y + 1)))
@@ -83,8 +88,10 @@ def ksg_from_radii(x, y, eps, k=3, device=None):
 
 def count_strictly_within(x, eps, device=None):
     """For each row i, the number of other rows j with max_c |x_ic - x_jc| < eps_i (the n_x of
-    Kraskov et al. eq. 8; strict, as in NPEET's ``eps - 1e-15``, but exact in floating point)."""
-    x, eps = np.ascontiguousarray(x, dtype=np.float64), np.asarray(eps, dtype=np.float64)
+    Kraskov et al. eq. 8; strict, as in NPEET's ``eps - 1e-15``, but exact in floating point).
+    x: (n,) or (n, d) finite data; eps: n finite radii >= 0."""
+    x = np.ascontiguousarray(_check_scale(_as_2d(x, "x"), "x"))
+    eps = _check_radii(eps, len(x))
     if _use_torch(device):
         return _counts_torch(x, eps, _device(device))
     order = np.argsort(x[:, 0], kind="stable")
@@ -97,8 +104,13 @@ def standardize(x, noise=True, random_state=0, name="x"):
     """Columns of x scaled to zero mean and unit std, plus optional N(0, NOISE^2) tie-breaking noise.
 
     random_state: int seed or np.random.Generator. Raises ValueError naming a constant column.
+    Each column is first divided by a power of two near its largest |value| (exact in floating
+    point), so data of any finite scale (1e-300 or 1e300) gives the same result without overflow.
     """
     x = _as_2d(x, name)
+    if len(x) < 2:
+        raise ValueError(f"{name} needs at least 2 samples to standardise, got {len(x)}")
+    x = _pow2_scaled(x)
     std = x.std(0)
     if np.any(std == 0):
         raise ValueError(f"{name} column {int(np.argmin(std))} is constant; its MI is undefined")
@@ -115,23 +127,33 @@ def meannn_mi(x, y):
         H(x) = psi(n) - mean_{k<n} psi(k) + log V_d + d * mean_{i<j} log ||x_i - x_j||_2,
     with V_d = pi^{d/2} / Gamma(d/2 + 1) the volume of the Euclidean unit d-ball; then
     I = H(x) + H(y) - H(x, y) (thesis eq. 5.7). Distances are clamped at 1e-12 so duplicate
-    rows do not give log 0. Works on torch tensors (returns a torch scalar, gradients flow) or
-    numpy arrays (returns a float). Uses all n(n-1)/2 pairs: O(n^2) memory. Averaging over all k
-    makes it smooth but biased (about -0.14 nats for independent 1-D Gaussians, 0.18 for a true
-    0.83): use it to compare or optimise, not for absolute values.
+    rows do not give log 0 (so data on a scale below about 1e-10 are distorted: rescale them);
+    data whose distances overflow raise ValueError. Works on torch tensors (returns a torch
+    scalar, gradients flow) or numpy arrays (returns a float). Uses all n(n-1)/2 pairs: O(n^2)
+    memory. Averaging over all k makes it smooth but biased (about -0.14 nats for independent
+    1-D Gaussians, 0.18 for a true 0.83): use it to compare or optimise, not for absolute values.
     """
     is_torch = isinstance(x, torch.Tensor) or isinstance(y, torch.Tensor)
     x, y = _as_2d_torch(x, "x"), _as_2d_torch(y, "y")
-    _check_pair(x, y, 1)
+    _check_pair(x, y)
     xy = torch.cat([x, y.to(x)], 1)
-    mi = _meannn_entropy(x) + _meannn_entropy(y) - _meannn_entropy(xy)
+    mi = _meannn_entropy(x, "x") + _meannn_entropy(y, "y") - _meannn_entropy(xy, "(x, y)")
     return mi if is_torch else float(mi)
 
 
-def _meannn_entropy(x):
+def _meannn_entropy(x, name):
     n, d = x.shape
     const = digamma(n) - digamma(np.arange(1, n)).mean() + d / 2 * np.log(np.pi) - gammaln(d / 2 + 1)
-    return const + d * torch.log(torch.pdist(x).clamp_min(1e-12)).mean()
+    return const + d * torch.log(_checked_pdist(x, name).clamp_min(CLAMP)).mean()
+
+
+def _checked_pdist(x, name):
+    """Euclidean distances of all pairs of rows; ValueError if they overflow."""
+    dist = torch.pdist(x)
+    if not torch.isfinite(dist).all():
+        raise ValueError(f"{name}: pairwise distances overflow (values up to "
+                         f"{float(x.abs().max()):.3g}); rescale {name} for MeanNN")
+    return dist
 
 
 def binned_mi(x, y, bins=10):
@@ -139,9 +161,12 @@ def binned_mi(x, y, bins=10):
 
     Each column is cut into ``bins`` equal-width bins over its range; a multi-column x (or y)
     uses the joint cell of its columns. I = sum p(a, b) log(p(a, b) / (p(a) p(b))).
+    ``bins``: a positive integer. Any finite scale works (columns are scaled by powers of two).
     """
     x, y = _as_2d(x, "x"), _as_2d(y, "y")
-    _check_pair(x, y, 1)
+    _check_pair(x, y)
+    if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 1:
+        raise ValueError(f"bins must be a positive integer, got {bins!r}")
     a, b = _cells(x, bins), _cells(y, bins)
     joint = np.bincount(a * (b.max() + 1) + b) / len(a)
     pa, pb = np.bincount(a) / len(a), np.bincount(b) / len(b)
@@ -151,6 +176,7 @@ def binned_mi(x, y, bins=10):
 
 
 def _cells(x, bins):
+    x = _pow2_scaled(x)
     lo, span = x.min(0), np.ptp(x, 0)
     idx = np.floor((x - lo) / np.where(span > 0, span, 1) * bins).clip(0, bins - 1).astype(np.int64)
     return np.unique(idx, axis=0, return_inverse=True)[1].ravel()
@@ -180,11 +206,51 @@ def _check_array(x, name):
     return x
 
 
-def _check_pair(x, y, k):
+def _check_pair(x, y):
     if len(x) != len(y):
         raise ValueError(f"x and y need the same number of samples, got {len(x)} and {len(y)}")
-    if not (isinstance(k, (int, np.integer)) and 1 <= k < len(x)):
-        raise ValueError(f"k must be an integer with 1 <= k < n (n = {len(x)} samples), got k = {k}")
+    if len(x) < 2:
+        raise ValueError(f"x and y need at least 2 samples, got {len(x)}")
+
+
+def _check_k(k, n):
+    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
+        raise ValueError(f"k must be an integer with 1 <= k < n (n = {n} samples), got "
+                         f"k = {k!r} of type {type(k).__name__}")
+    if not 1 <= k < n:
+        raise ValueError(f"k must be an integer with 1 <= k < n (n = {n} samples), got k = {k}")
+
+
+def _check_radii(eps, n):
+    """eps as float64, checked: n finite radii >= 0."""
+    eps = np.asarray(eps, dtype=np.float64)
+    if eps.shape != (n,):
+        raise ValueError(f"eps must hold one radius per sample, shape ({n},), got {eps.shape}")
+    if not np.isfinite(eps).all():
+        raise ValueError("eps contains NaN or inf: radii must be finite")
+    if (eps < 0).any():
+        raise ValueError(f"eps contains a negative radius ({eps.min():.3g}): radii are >= 0")
+    return eps
+
+
+def _check_scale(x, name):
+    """x, unless its values are so large that differences (distances) overflow float64."""
+    top = np.abs(x).max() if x.size else 0.0
+    if top > MAX_ABS:
+        raise ValueError(f"{name} values reach {top:.3g}: distances overflow float64; "
+                         f"standardise {name} first (lib.mi.standardize)")
+    return x
+
+
+def _pow2_scaled(x):
+    """Each column of x divided by the power of two at or just above its largest |value|.
+
+    Exact in floating point (barring subnormals), so estimators that are invariant to column
+    scaling give the same result, while sums, squares and differences cannot overflow.
+    """
+    top = np.abs(x).max(0)
+    exponent = np.frexp(np.where(top > 0, top, 1.0))[1]
+    return np.ldexp(x, -exponent)
 
 
 # ---- CUDA / torch backend --------------------------------------------------------------------

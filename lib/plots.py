@@ -80,3 +80,38 @@ def mi_with_truth(mi_runs, truth_runs, truth_label="ground-truth score", x=None,
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+VERDICT_STYLE = {"agrees": ("o", "#2e7d32", "agrees"), "partly": ("D", "#ef8f00", "partly"),
+                 "does not agree": ("X", "#c62828", "does not agree"),
+                 "not tested": ("s", "#9e9e9e", "not tested")}
+
+
+def claims_figure(claims, width=9.0):
+    """Every claim as one row grouped by method, its verdict shown by colour and symbol.
+
+    ``claims`` are registry entries (``lib.claims``); each row is labelled with the claim id and
+    the thesis's statement. Columns: the verdict at this profile and, where a claim carries an
+    ``evidence_verdict`` (the thesis-scale evidence), that verdict too.
+    """
+    claims = sorted(claims, key=lambda c: c["method"])
+    fig, ax = plt.subplots(figsize=(width, 0.32 * len(claims) + 1.2))
+    columns = ["this profile", "thesis scale"]
+    for row, claim in enumerate(claims):
+        for col, verdict in enumerate((claim["verdict"], claim.get("evidence_verdict"))):
+            if verdict:
+                marker, color, _ = VERDICT_STYLE[verdict]
+                ax.scatter(col, row, marker=marker, s=90, color=color, zorder=3)
+    labels = [f"{c['method']} · {c['id']}: {c['thesis'][:60]}" for c in claims]
+    ax.set(yticks=range(len(claims)), xticks=range(len(columns)), xlim=(-0.6, 1.6),
+           ylim=(len(claims) - 0.5, -0.5))
+    ax.set_yticklabels(labels, fontsize=8)
+    ax.set_xticklabels(columns)
+    ax.xaxis.tick_top()
+    ax.grid(axis="y", color="0.9")
+    handles = [plt.Line2D([], [], marker=m, color=c, ls="", label=lab)
+               for m, c, lab in VERDICT_STYLE.values()]
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0), ncol=4, fontsize=8,
+              frameon=False)
+    fig.tight_layout()
+    return fig

@@ -373,14 +373,16 @@ def ppica_run(n_components, tol, seed, n, n_sweeps, moves="flip", kind="upright0
     Returns the final and initial MI, the MI and assigned-share traces, the share of sources
     assigned to their true cause (plain and weighted by how single-cause each source is) with
     their chance levels, the sources' purity, the reconstruction score of the A-only / B-only
-    reconstructions (lib.metrics), the membership, the ICA iterations and the CPU seconds.
+    reconstructions (lib.metrics) and their separation score (lib.metrics.reconstruction_separation,
+    as they are and with each image set's mean removed), the membership, the ICA iterations and
+    the CPU seconds.
     """
     import time
 
     from threadpoolctl import threadpool_limits
 
     from lib.data import make_composite
-    from lib.metrics import reconstruction_score
+    from lib.metrics import reconstruction_score, reconstruction_separation
 
     numba.set_num_threads(1)
     data = make_composite(kind, n=n, seed=data_seed, data_dir=data_dir)
@@ -393,7 +395,10 @@ def ppica_run(n_components, tol, seed, n, n_sweeps, moves="flip", kind="upright0
     share_a = upright_share(model.sources_, pa, pb)
     true_a, clarity = share_a > 0.5, np.abs(2 * share_a - 1)
     m = model.membership_
-    recon = reconstruction_score(model.reconstruct("a"), model.reconstruct("b"), pa, pb)
+    r_a, r_b = model.reconstruct("a"), model.reconstruct("b")
+    recon = reconstruction_score(r_a, r_b, pa, pb)
+    separation = reconstruction_separation(r_a, r_b, pa, pb)
+    centred = reconstruction_separation(*(a - a.mean(0) for a in (r_a, r_b, pa, pb)))
     return {"mi": model.mi_, "mi_initial": model.mi_initial_, "mi_trace": model.mi_trace_,
             "share": assigned_share(m, true_a), "chance": chance_share(m, true_a),
             "share_weighted": assigned_share(m, true_a, clarity),
@@ -401,5 +406,6 @@ def ppica_run(n_components, tol, seed, n, n_sweeps, moves="flip", kind="upright0
             "share_trace": share_trace(model.initial_membership_, model.moved_, true_a),
             "purity": float(np.mean(np.maximum(share_a, 1 - share_a))),
             "upright_share": share_a, "membership": m.astype(np.int64),
-            "recon_score": recon["score"], "ica_n_iter": model.ica_n_iter_,
+            "recon_score": recon["score"], "recon_separation": separation["score"],
+            "recon_separation_centred": centred["score"], "ica_n_iter": model.ica_n_iter_,
             "n_in_a": int(m.sum()), "n_upright": int(true_a.sum()), "cpu_seconds": seconds}

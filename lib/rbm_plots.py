@@ -123,3 +123,10 @@ def inference_steps_figure(x, recon_a, recon_b, image_shape, n_steps=5, vmin=Non
     if title:
         ax.set_title(title)
     return fig
+
+
+def nearest_digit(samples, reference, reference_labels):
+    """Each sample's nearest reference digit (Fig 2.5's sample check): its mean squared
+    distance per pixel and its label, as two arrays of length ``len(samples)``."""
+    d = ((samples[:, None, :] - reference[None, :, :]) ** 2).mean(-1)
+    return d.min(1), reference_labels[d.argmin(1)]

@@ -4,33 +4,38 @@
     python -m lib.run --profile book ch03_broadnet -p seed=1
     python -m lib.run --profile smoke --check            # compare with results/reference/smoke
     python -m lib.run --profile smoke --update-reference # after a deliberate change
+    python -m lib.run --profile thesis --scheduler tcp://host:8786   # sweeps on a Dask cluster
 
 Each chapter (a MyST text notebook) is converted with jupytext in memory, executed with papermill
 (parameters injected after its ``parameters`` cell), written to ``_build/executed/<profile>/``;
 the chapter writes its own record to ``results/<profile>/<chapter>.json``.
 """
 import argparse
+import ast
 import json
 import math
+import os
+import signal
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-from lib.experiments import (PROFILES, ROOT, Record, _atomic_write, chapter_budget, results_dir,
-                             resolve_profile)
+import jupytext
+import papermill
+import psutil
+
+from lib import cluster
+from lib.experiments import (PROFILES, ROOT, _atomic_write, chapter_budget, resolve_profile,
+                             results_dir, toc_chapters)
+
+
+class UsageError(Exception):
+    """A command line the runner cannot honour (exit status 2)."""
+
 
 BOOK = ROOT / "book"
 REFERENCE = ROOT / "results" / "reference"
-
-
-def toc_chapters():
-    """Chapter names (``chNN_...``) in the order ``_toc.yml`` lists them."""
-    import yaml
-
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [entry["file"] for part in toc.get("parts", [{"chapters": toc.get("chapters", [])}])
-             for entry in part["chapters"]]
-    return [Path(f).name for f in files if Path(f).name.startswith("ch")]
 
 
 def chapter_path(name):
@@ -38,15 +43,12 @@ def chapter_path(name):
     path = BOOK / f"{Path(name).stem}.md"
     if not path.exists():
         known = sorted(p.stem for p in BOOK.glob("ch*.md"))
-        raise SystemExit(f"unknown chapter {name!r}; chapters are {known}")
+        raise UsageError(f"unknown chapter {name!r}; chapters are {known}")
     return path
 
 
 def execute(name, profile, parameters):
     """Execute one chapter with papermill; return the executed notebook's path."""
-    import jupytext
-    import papermill
-
     notebook = jupytext.read(chapter_path(name))
     out_dir = ROOT / "_build" / "executed" / profile
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -55,6 +57,15 @@ def execute(name, profile, parameters):
                                cwd=str(BOOK), kernel_name="python3", progress_bar=False,
                                log_output=False)
     return output
+
+
+FLOOR_ABS, FLOOR_REL = 1e-9, 1e-6  # below any real change; float noise between identical runs
+CALIBRATION_FACTOR = 4  # a tolerance is this many times the largest thread-count difference
+
+
+def floor_tolerance(ref):
+    """The tolerance of a number whose calibration measured no variation at all."""
+    return FLOOR_ABS + FLOOR_REL * abs(ref)
 
 
 def _drift(name, new, ref, tol):
@@ -68,7 +79,7 @@ def _drift(name, new, ref, tol):
         return None if new == ref else f"{name}: {new!r} != reference {ref!r}"
     if isinstance(new, bool) or not isinstance(new, (int, float)):
         return f"{name}: {new!r} is not a number (reference {ref!r})"
-    allowed = tol if tol is not None else Record.DEFAULT_ABS_TOL + Record.DEFAULT_REL_TOL * abs(ref)
+    allowed = tol if tol is not None else floor_tolerance(ref)
     if not math.isfinite(new) or abs(new - ref) > allowed:
         return f"{name}: {new:.6g} vs reference {ref:.6g} (allowed +-{allowed:.3g})"
     return None
@@ -94,18 +105,105 @@ def check(name, profile):
         if key in new["metrics"]:
             msg = _drift(key, new["metrics"][key], value, ref.get("tolerances", {}).get(key))
             problems += [msg] if msg else []
-    return problems
+    return problems + _claim_changes(new.get("claims", []), ref.get("claims", []))
 
 
-def update_reference(name, profile):
-    """Copy a chapter's record (without its unchecked info) to the committed reference."""
+def _claim_changes(new, ref):
+    """A changed verdict, or a claim gone from the record, is a regression too."""
+    verdicts = {c["id"]: c["verdict"] for c in new}
+    return [f"claim {c['id']}: " + (f"verdict {verdicts[c['id']]!r} != reference {c['verdict']!r}"
+                                    if c["id"] in verdicts else "missing from the new record")
+            for c in ref if verdicts.get(c["id"]) != c["verdict"]]
+
+
+def _reference_path(chapter, profile):
+    return REFERENCE / profile / f"{chapter}.json"
+
+
+def _write_json(path, doc):
+    _atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(doc, indent=1, sort_keys=True)
+                                                         + "\n"))
+
+
+def update_reference(name, profile, tolerances=None, calibration=None):
+    """Copy a chapter's record (without its unchecked info) to the committed reference.
+
+    The reference keeps the tolerances measured by ``--calibrate`` for the metrics it still has
+    (or takes the new ``tolerances``); a metric without one must match to float precision.
+    """
     chapter = Path(name).stem
     record = json.loads((results_dir(profile) / f"{chapter}.json").read_text())
     record.pop("info", None)
-    path = REFERENCE / profile / f"{chapter}.json"
-    _atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(record, indent=1,
-                                                                     sort_keys=True) + "\n"))
+    path = _reference_path(chapter, profile)
+    old = json.loads(path.read_text()) if path.exists() else {}
+    if tolerances is None:
+        tolerances = old.get("tolerances", {})
+        calibration = old.get("calibration")
+    record["tolerances"] = {k: v for k, v in tolerances.items() if k in record["metrics"]}
+    if calibration:
+        record["calibration"] = calibration
+    _write_json(path, record)
     return path
+
+
+def _largest_difference(a, b):
+    """The largest absolute difference between two metric values (lists element-wise)."""
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return max((_largest_difference(x, y) for x, y in zip(a, b)), default=0.0)
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (a, b))
+    if numbers and math.isfinite(a) and math.isfinite(b):
+        return abs(a - b)
+    return 0.0 if a == b else math.inf
+
+
+def measured_tolerances(first, second):
+    """Tolerances from two records of the same chapter and seed computed with other thread counts.
+
+    Each metric that differed gets ``CALIBRATION_FACTOR`` times its largest difference; one that
+    did not gets none (it must match to float precision, ``floor_tolerance``). Returns the
+    tolerances and the metrics that cannot be checked (a string or a NaN that changed).
+    """
+    tolerances, unstable = {}, []
+    for key, value in second["metrics"].items():
+        diff = _largest_difference(first["metrics"].get(key), value)
+        if not math.isfinite(diff):
+            unstable.append(key)
+        elif diff > 0:
+            tolerances[key] = float(f"{CALIBRATION_FACTOR * diff:.3g}")
+    return tolerances, unstable
+
+
+def _run_isolated(chapter, profile, parameters, threads, results):
+    """Run one chapter in a fresh process with ``threads`` BLAS/torch threads and a fresh cache."""
+    env = dict(os.environ, BOOK_RESULTS_DIR=str(results), OMP_NUM_THREADS=str(threads),
+               MKL_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
+    args = [sys.executable, "-m", "lib.run", "--profile", profile, chapter]
+    args += [f"-p{k}={v}" for k, v in parameters.items()]
+    code = psutil.Popen(args, env=env, cwd=ROOT).wait()
+    path = Path(results) / profile / f"{chapter}.json"
+    if code != 0 or not path.exists():
+        raise RuntimeError(f"{chapter} failed with {threads} thread(s) (exit {code})")
+    return json.loads(path.read_text())
+
+
+def calibrate(name, profile, parameters, workdir):
+    """Measure a chapter's tolerances: run it with 1 and with 2 threads, compare, store.
+
+    The 2-thread record becomes the reference; every metric's tolerance is derived from the
+    difference (``measured_tolerances``). Returns the metrics that cannot be checked.
+    """
+    chapter = Path(name).stem
+    one = _run_isolated(chapter, profile, parameters, 1, Path(workdir) / "threads1")
+    two = _run_isolated(chapter, profile, parameters, 2, Path(workdir) / "threads2")
+    tolerances, unstable = measured_tolerances(one, two)
+    two.pop("info", None)
+    two["tolerances"] = tolerances
+    two["calibration"] = {"rule": f"{CALIBRATION_FACTOR} x |1 thread - 2 threads|, else "
+                                  f"{FLOOR_ABS:g} + {FLOOR_REL:g} x |value|",
+                          "threads": [1, 2], "unstable": unstable,
+                          "date": time.strftime("%Y-%m-%d", time.gmtime())}
+    _write_json(_reference_path(chapter, profile), two)
+    return unstable
 
 
 def _note_runtime(name, profile, seconds):
@@ -118,61 +216,193 @@ def _note_runtime(name, profile, seconds):
                                                                          sort_keys=True)))
 
 
-def parse_parameters(pairs):
-    """``-p key=value`` pairs; values are parsed as JSON when they can be (numbers, null, ...)."""
-    parameters = {}
+def chapter_parameters(name):
+    """``{name: default}`` of a chapter's ``parameters`` cell (papermill's injection point)."""
+    for cell in jupytext.read(chapter_path(name)).cells:
+        if "parameters" in cell.metadata.get("tags", []):
+            tree = ast.parse(cell.source)
+            return {t.id: ast.literal_eval(node.value) for node in tree.body
+                    if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)}
+    raise UsageError(f"chapter {name} has no cell tagged `parameters`")
+
+
+def _typed(key, text, default):
+    """``text`` as the type of the parameter's default: an int stays an int, a folder a string."""
+    if text in ("null", "None"):
+        return None
+    if isinstance(default, bool):
+        if text.lower() not in ("true", "false", "1", "0"):
+            raise UsageError(f"parameter {key} is a bool; got {text!r}")
+        return text.lower() in ("true", "1")
+    for kind in (int, float):
+        if isinstance(default, kind):
+            try:
+                return kind(text)
+            except ValueError:
+                raise UsageError(f"parameter {key} is {kind.__name__}; got {text!r}") from None
+    if key.endswith("_dir"):  # a folder relative to where the command was typed
+        return str(Path(text).expanduser().resolve())
+    return text
+
+
+def parse_parameters(pairs, chapters):
+    """Check ``-p key=value`` pairs against every chapter's parameters cell and type them."""
+    split = []
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise SystemExit(f"parameter {pair!r} is not of the form key=value")
-        try:
-            parameters[key] = json.loads(value)
-        except json.JSONDecodeError:
-            parameters[key] = value
+            raise UsageError(f"parameter {pair!r} is not of the form key=value")
+        if key == "profile":
+            raise UsageError("set the profile with --profile, not -p profile=...")
+        split.append((key, value))
+    parameters = {}
+    for chapter in chapters:
+        defaults = chapter_parameters(chapter)
+        for key, value in split:
+            if key not in defaults:
+                valid = ", ".join(k for k in defaults if k != "profile")
+                raise UsageError(f"{chapter} has no parameter {key!r}; its parameters are {valid}")
+            parameters[key] = _typed(key, value, defaults[key])
     return parameters
 
 
-def main(argv=None):
+def _descendants():
+    return psutil.Process().children(recursive=True)
+
+
+def stop_children(keep=()):
+    """End every process this runner started (kernels, their worker pools, resource trackers).
+
+    Processes in ``keep`` (pids that existed before the runner started, e.g. a caller's own
+    worker pool when ``main`` is called from Python) are left alone.
+    """
+    children = [p for p in _descendants() if p.pid not in keep]
+    for child in children:
+        child.terminate()
+    _, alive = psutil.wait_procs(children, timeout=5)
+    for child in alive:
+        child.kill()
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def _parser():
     parser = argparse.ArgumentParser(prog="python -m lib.run", description=__doc__.split("\n")[0])
     parser.add_argument("chapters", nargs="*", help="chapter names (default: all in _toc.yml)")
     parser.add_argument("--profile", default=None, help=f"one of {sorted(PROFILES)}")
     parser.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
-                        help="extra notebook parameter, e.g. -p seed=3 -p data_dir=/data/mnist")
+                        help="notebook parameter, e.g. -p seed=3 -p data_dir=/data/mnist")
     parser.add_argument("--check", action="store_true", help="compare records with the reference")
     parser.add_argument("--update-reference", action="store_true",
                         help="rewrite the reference from the new records")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="measure tolerances (1 vs 2 threads, fresh runs) and write the reference")
     parser.add_argument("--no-execute", action="store_true", help="only check existing records")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="send every sweep's runs to the running Dask scheduler at ADDRESS "
+                             f"(e.g. tcp://host:8786; default ${cluster.SCHEDULER_ENV}, else "
+                             "local processes); results are still written here")
+    return parser
+
+
+def _scheduler(args):
+    """The Dask scheduler address to pass on (``--scheduler``, else ``$BOOK_SCHEDULER``), checked.
+
+    A dead or malformed address is a ``UsageError`` naming it, before any chapter runs.
+    """
+    address = args.scheduler
+    if address is None:
+        address = os.environ.get(cluster.SCHEDULER_ENV)
+    if address and not args.no_execute:
+        try:
+            info = cluster.probe(address)
+        except cluster.ClusterError as err:
+            raise UsageError(str(err)) from None
+        workers = info.get("n_workers", 0)
+        print(f"sweeps run on the Dask scheduler at {address} ({workers} workers, "
+              f"{info.get('total_threads', 0)} threads)"
+              + ("" if workers else "; no worker has joined yet: runs wait for one"), flush=True)
+    return address
+
+
+def _report(name, status, seconds, profile, problems, executed):
+    over = "  OVER BUDGET" if executed and seconds > chapter_budget(name, profile) else ""
+    print(f"{name:32s} {status:24s} {seconds:7.1f} s{over}", flush=True)
+    for problem in problems:
+        print(f"    {problem}", flush=True)
+
+
+def _record_warnings(name, profile):
+    """Warnings the chapter's sweeps left in its record (corrupt runs moved aside, ...)."""
+    path = results_dir(profile) / f"{name}.json"
+    return json.loads(path.read_text()).get("info", {}).get("warnings", []) if path.exists() else []
+
+
+def run_chapter(name, profile, parameters, args):
+    """Execute (unless ``--no-execute``), check or calibrate one chapter; print its line."""
+    start, status, problems = time.time(), "ok", []
+    if args.calibrate:
+        with tempfile.TemporaryDirectory(prefix="calibrate-") as workdir:
+            unstable = calibrate(name, profile, parameters, workdir)
+        status = "ok (calibrated)"
+        problems = [f"{k}: differs between thread counts and cannot be checked" for k in unstable]
+    elif not args.no_execute:
+        try:
+            execute(name, profile, parameters)
+            _note_runtime(name, profile, time.time() - start)
+        except KeyboardInterrupt:
+            raise
+        except Exception as err:  # report every chapter, fail at the end
+            status, problems = "FAILED", [f"{type(err).__name__}: {str(err)[-2000:]}"]
+    notes = _record_warnings(name, profile) if status == "ok" else []
+    if status == "ok" and args.check:
+        problems = check(name, profile)
+        status = "DRIFTED" if problems else "ok"
+    if status == "ok" and args.update_reference:
+        update_reference(name, profile)
+        status = "ok (reference updated)"
+    _report(name, status, time.time() - start, profile, problems + notes,
+            executed=not (args.no_execute or args.calibrate))  # a calibration runs it twice
+    return not problems
+
+
+def main(argv=None):
+    parser = _parser()
     args = parser.parse_args(argv)
     try:
-        profile = resolve_profile(args.profile)
-    except ValueError as err:
-        parser.error(str(err))
-    parameters = parse_parameters(args.param)
-    chapters = [Path(c).stem for c in args.chapters] or toc_chapters()
-    failed = []
-    for name in chapters:
-        start, status, problems = time.time(), "ok", []
-        if not args.no_execute:
-            try:
-                execute(name, profile, parameters)
-            except Exception as err:  # report every chapter, fail at the end
-                status, problems = "FAILED", [f"{type(err).__name__}: {str(err)[-2000:]}"]
-        seconds = time.time() - start
-        if status == "ok" and not args.no_execute:
-            _note_runtime(name, profile, seconds)
-        if status == "ok" and args.check:
-            problems = check(name, profile)
-            status = "DRIFTED" if problems else "ok"
-        if status == "ok" and args.update_reference:
-            update_reference(name, profile)
-            status = "ok (reference updated)"
-        budget = chapter_budget(name, profile)
-        over = "  OVER BUDGET" if seconds > budget and not args.no_execute else ""
-        print(f"{name:32s} {status:24s} {seconds:7.1f} s{over}", flush=True)
-        for problem in problems:
-            print(f"    {problem}", flush=True)
-        if problems:
-            failed.append(name)
+        if args.profile == "":
+            raise UsageError(f"--profile is empty; valid profiles are {sorted(PROFILES)}")
+        try:
+            profile = resolve_profile(args.profile)
+        except ValueError as err:
+            raise UsageError(str(err)) from None
+        chapters = [Path(c).stem for c in args.chapters] or toc_chapters()
+        for name in chapters:
+            chapter_path(name)  # every chapter exists before anything runs
+        parameters = parse_parameters(args.param, chapters)
+        scheduler = _scheduler(args)
+    except UsageError as err:
+        parser.error(str(err))  # exit status 2
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    already_running = {p.pid for p in _descendants()}  # the caller's, when called from Python
+    outer_scheduler = os.environ.get(cluster.SCHEDULER_ENV)
+    if scheduler is not None:  # chapter kernels inherit it; their sweeps read it
+        os.environ[cluster.SCHEDULER_ENV] = scheduler
+    try:
+        failed = [name for name in chapters if not run_chapter(name, profile, parameters, args)]
+    except KeyboardInterrupt:
+        print("interrupted: finished runs are stored; run the same command again to resume",
+              file=sys.stderr, flush=True)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if outer_scheduler is None:
+            os.environ.pop(cluster.SCHEDULER_ENV, None)
+        else:
+            os.environ[cluster.SCHEDULER_ENV] = outer_scheduler
+        stop_children(keep=already_running)
     if failed:
         print(f"{len(failed)} of {len(chapters)} chapters failed: {', '.join(failed)}")
         return 1

@@ -1,8 +1,13 @@
-"""Collect the chapter records of one profile into the conclusion's tables (chapter 10)."""
-import json
+"""Collect the chapter records of one profile into the conclusion's tables (chapter 10).
 
-from lib.experiments import results_dir
-from lib.run import toc_chapters
+The conclusion is generated from the claims registry (``Record.claim``, ``lib.claims``): every
+claim a chapter stated, with its computed verdict, grouped by method.
+"""
+import json
+from collections import defaultdict
+
+from lib.claims import VERDICTS
+from lib.experiments import chapter_title, results_dir, toc_chapters
 
 
 def collect_records(profile, chapters=None):
@@ -84,3 +89,38 @@ def headline_rows(records):
             rows.append((chapter, exp.replace("_", " "), mi, _fmt(get("share_mi")) if get("share_mi") is not None else "-",
                          truth or "-", "; ".join(said) or "-"))
     return rows
+
+
+SYMBOLS = {"agrees": "✓ agrees", "partly": "◐ partly", "does not agree": "✗ does not agree",
+           "not tested": "? not tested"}
+
+
+def all_claims(records):
+    """Every claim of every record, in chapter order, each with its chapter's title."""
+    return [dict(claim, chapter_title=chapter_title(chapter))
+            for chapter, record in records.items() for claim in record.get("claims", [])]
+
+
+def claim_table_rows(records):
+    """(chapter, method, claim, thesis, ours, verdict) per claim, for the conclusion's table."""
+    return [(c["chapter_title"], c["method"], c["id"], c["thesis"], c["ours"], SYMBOLS[c["verdict"]])
+            for c in all_claims(records)]
+
+
+def verdicts_by_method(records):
+    """``{method: {verdict: [claim ids]}}`` in the order methods first appear."""
+    grouped = defaultdict(lambda: {v: [] for v in VERDICTS})
+    for claim in all_claims(records):
+        grouped[claim["method"]][claim["verdict"]].append(claim["id"])
+    return dict(grouped)
+
+
+def verdict_summary_markdown(records):
+    """One bullet per method: which of its claims agree, partly agree or do not (generated)."""
+    lines = []
+    for method, by_verdict in verdicts_by_method(records).items():
+        parts = [f"{SYMBOLS[v].split(' ', 1)[1]}: {', '.join(ids)}"
+                 for v, ids in by_verdict.items() if ids]
+        total = sum(len(ids) for ids in by_verdict.values())
+        lines.append(f"- **{method}** ({total} claim{'s' * (total != 1)}) - " + "; ".join(parts))
+    return "\n".join(lines)

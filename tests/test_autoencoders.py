@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from lib.autoencoders import ASAE, Autoencoder, asae_loss, make_optimiser
+from lib.autoencoders import ASAE, Autoencoder, asae_loss
+from lib.nets import make_optimiser
 from lib.training import TrainConfig, as_tensor, asae_epoch_scores, evaluate, train
 
 
@@ -96,3 +97,39 @@ def test_bad_settings_are_clear_errors():
         ASAE(4, 1, 2, dropout=1.0)
     with pytest.raises(ValueError, match="noise_std"):
         TrainConfig(noise_std=-1)
+
+
+def test_rmsprop_is_eq_7_4_and_the_old_optimiser_stays_reachable(monkeypatch):
+    """TrainConfig's "rmsprop" is lib.nets.RMSprop (eq. 7.4); "torch-rmsprop" with optimiser_eps
+    1e-7 is the book's earlier chapter-8 optimiser; eps makes no sense for SGD or Adam."""
+    import lib.training as training
+    from lib.nets import RMSprop
+
+    made = []
+    real = training.make_optimiser
+    monkeypatch.setattr(training, "make_optimiser", lambda *a, **k: made.append(real(*a, **k)) or made[-1])
+    x = as_tensor(toy_additive(n=64)[0])
+    train(ASAE(16, 2, n_hidden=8), x, TrainConfig(epochs=1, batch_size=32))
+    train(ASAE(16, 2, n_hidden=8), x, TrainConfig(epochs=1, batch_size=32, optimiser="torch-rmsprop",
+                                                   optimiser_eps=1e-7))
+    assert type(made[0]) is RMSprop and made[0].defaults["eps"] == 1e-6
+    assert type(made[1]) is torch.optim.RMSprop and made[1].defaults["eps"] == 1e-7
+    with pytest.raises(ValueError, match="optimiser_eps"):
+        TrainConfig(optimiser="sgd", optimiser_eps=1e-7)
+
+
+def test_loss_sums_over_pixels_by_default_as_eq_7_1():
+    """Eq. 7.1's unsubscripted norm is the squared 2-norm: summed over an example's pixels."""
+    import torch
+
+    from lib.autoencoders import ASAE, asae_loss
+
+    torch.manual_seed(0)
+    model = ASAE(6, 2, n_hidden=4)
+    x = torch.rand(5, 6)
+    out = model(x)
+    total = asae_loss(model, out, x)
+    assert torch.allclose(total, ((out["y"] - x) ** 2).sum(1).mean())
+    assert torch.allclose(asae_loss(model, out, x, reduce="mean"), total / 6)
+    with pytest.raises(ValueError, match="reduce must be one of"):
+        asae_loss(model, out, x, reduce="median")

@@ -1,5 +1,7 @@
 """Tests of lib.data: MNIST loading (bundled and IDX) and the composite datasets."""
 import gzip
+import hashlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -228,7 +230,8 @@ def test_idx_folder_is_read_exactly(tmp_path, gz, dotted):
     np.testing.assert_allclose(m.images, expected, atol=1e-7)
     np.testing.assert_array_equal(m.labels, np.concatenate([truth["train-labels"],
                                                             truth["t10k-labels"]]))
-    assert "17 digits (12 train + 5 test)" in m.source and str(tmp_path) in m.source
+    assert m.source == (f"IDX files (unrecognised checksums) from {tmp_path}: "
+                        "17 images (12 train + 5 test)")
     assert len(load_mnist(tmp_path, split="train")) == 12
     assert len(load_mnist(tmp_path, split="test")) == 5
 
@@ -237,9 +240,9 @@ def test_mnist_dir_environment_variable_and_composites(tmp_path, monkeypatch):
     _write_mnist(tmp_path, n_train=30, n_test=10)
     monkeypatch.setenv("MNIST_DIR", str(tmp_path))
     m = load_mnist()
-    assert len(m) == 40 and "full MNIST IDX" in m.source
+    assert len(m) == 40 and f"IDX files (unrecognised checksums) from {tmp_path}" in m.source
     c = make_composite("additive", seed=0)
-    assert len(c) == 20 and "full MNIST IDX" in c.source
+    assert len(c) == 20 and m.source in c.source
 
 
 def test_missing_folder_and_missing_file(tmp_path):
@@ -288,3 +291,136 @@ def test_corrupt_gzip_names_the_file(tmp_path):
     with pytest.raises(ValueError, match="corrupt or truncated gzip") as err:
         load_mnist(tmp_path)
     assert "t10k-images-idx3-ubyte.gz" in str(err.value)
+
+
+@pytest.mark.parametrize("stem, kind", [("train-images-idx3-ubyte", "images"),
+                                        ("train-labels-idx1-ubyte", "labels")])
+def test_idx_file_with_no_items_is_an_error(tmp_path, stem, kind):
+    empty = _idx_images(0)[0] if kind == "images" else _idx_labels(0)[0]
+    _write_mnist(tmp_path, overrides={stem: empty})
+    with pytest.raises(ValueError, match=f"holds no {kind}") as err:
+        load_mnist(tmp_path, split="train")
+    assert stem in str(err.value)
+
+
+def test_gz_name_without_gzip_data_is_named(tmp_path):
+    _, paths = _write_mnist(tmp_path, gz=True)
+    path = paths["train-labels-idx1-ubyte"]
+    path.write_bytes(_idx_labels(12, seed=12)[0])  # raw IDX bytes under a .gz name
+    with pytest.raises(ValueError, match="named .gz but is not gzip data") as err:
+        load_mnist(tmp_path)
+    assert str(path) in str(err.value)
+
+
+# ----------------------------------------------------------------------------- identification
+def _pin(monkeypatch, paths, dataset="mnist", stems=None, content=False):
+    """Make the files in ``paths`` (stem -> path) the pinned ones of ``dataset``."""
+    stems = list(paths) if stems is None else stems
+    table = {k: {} for k in data.IDX_SHA256}
+    content_table = {k: {} for k in data.IDX_SHA256}
+    for stem in stems:
+        if content:
+            blob = paths[stem].read_bytes()
+            blob = gzip.decompress(blob) if blob[:2] == b"\x1f\x8b" else blob
+            content_table[dataset][stem] = hashlib.sha256(blob).hexdigest()
+        else:
+            table[dataset][f"{stem}.gz"] = hashlib.sha256(paths[stem].read_bytes()).hexdigest()
+    monkeypatch.setattr(data, "IDX_SHA256", table)
+    monkeypatch.setattr(data, "IDX_CONTENT_SHA256", content_table)
+
+
+def test_checksum_tables_are_complete():
+    assert set(data.IDX_SHA256) == {"mnist", "fashion-mnist"} == set(data.DATASETS)
+    for table in data.IDX_SHA256.values():
+        assert set(table) == set(data.IDX_FILES) and len(data.IDX_FILES) == 4
+        assert all(len(v) == 64 and int(v, 16) >= 0 for v in table.values())
+    content = data.IDX_CONTENT_SHA256["fashion-mnist"]
+    assert set(content) == {name[:-3] for name in data.IDX_FILES}
+
+
+@pytest.mark.parametrize("dataset, files, items", [("mnist", "full MNIST IDX", "digits"),
+                                                    ("fashion-mnist", "Fashion-MNIST IDX",
+                                                     "garments")])
+def test_pinned_gz_files_are_identified_and_named_in_the_source(tmp_path, monkeypatch, dataset,
+                                                                 files, items):
+    _, paths = _write_mnist(tmp_path, gz=True)
+    assert data.identify_idx_files(tmp_path) == "unknown"
+    _pin(monkeypatch, paths, dataset)
+    assert data.identify_idx_files(tmp_path) == dataset
+    assert load_mnist(tmp_path).source == f"{files} from {tmp_path}: 17 {items} (12 train + 5 test)"
+    assert load_mnist(tmp_path, split="test").source == f"{files} from {tmp_path}: 5 test {items}"
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_raw_and_regzipped_files_are_identified_by_content(tmp_path, monkeypatch, gz):
+    _, paths = _write_mnist(tmp_path, gz=gz)
+    _pin(monkeypatch, paths, "fashion-mnist", content=True)
+    assert data.identify_idx_files(tmp_path) == "fashion-mnist"
+    if gz:  # the same content gzipped with another header time still matches
+        path = paths["train-images-idx3-ubyte"]
+        path.write_bytes(gzip.compress(gzip.decompress(path.read_bytes()), mtime=12345))
+        assert data.identify_idx_files(tmp_path) == "fashion-mnist"
+
+
+def test_identification_needs_every_present_file_to_match_one_dataset(tmp_path, monkeypatch):
+    _, paths = _write_mnist(tmp_path, gz=True)
+    train = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte"]
+    _pin(monkeypatch, paths, "mnist", stems=train)
+    assert data.identify_idx_files(tmp_path) == "unknown"  # test files unrecognised
+    for stem in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        paths[stem].unlink()
+    assert data.identify_idx_files(tmp_path) == "mnist"  # only the train files, both pinned
+    table = data.IDX_SHA256
+    table["fashion-mnist"]["train-labels-idx1-ubyte.gz"] = table["mnist"].pop(
+        "train-labels-idx1-ubyte.gz")
+    assert data.identify_idx_files(tmp_path) == "unknown"  # two datasets mixed
+    table["mnist"]["t10k-labels-idx1-ubyte.gz"] = table["fashion-mnist"].pop(
+        "train-labels-idx1-ubyte.gz")
+    assert data.identify_idx_files(tmp_path) == "unknown"  # right hash under another name
+
+
+def test_identification_of_empty_missing_and_corrupt(tmp_path):
+    assert data.identify_idx_files(tmp_path) == "unknown"
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        data.identify_idx_files(tmp_path / "nowhere")
+    _, paths = _write_mnist(tmp_path, gz=True)
+    path = paths["train-images-idx3-ubyte"]
+    path.write_bytes(path.read_bytes()[:30])
+    assert data.identify_idx_files(tmp_path) == "unknown"
+
+
+def test_each_file_is_hashed_once_per_process(tmp_path, monkeypatch):
+    _, paths = _write_mnist(tmp_path, gz=True)
+    calls = []
+    real = data._hash_stream
+    monkeypatch.setattr(data, "_hash_stream", lambda p, o: calls.append(p) or real(p, o))
+    data.identify_idx_files(tmp_path)
+    first = len(calls)
+    assert first == 8  # 4 files as stored + 4 decompressed (none recognised)
+    data.identify_idx_files(tmp_path)
+    assert len(calls) == first
+    path = paths["t10k-labels-idx1-ubyte"]
+    path.write_bytes(gzip.compress(_idx_labels(6, seed=1)[0]))  # new size and mtime
+    data.identify_idx_files(tmp_path)
+    assert calls[first:] == [path, path]
+
+
+def test_file_sha256_hashes_large_files_in_chunks(tmp_path):
+    path = tmp_path / "big.bin"
+    blob = np.random.default_rng(0).integers(0, 256, 3 * data.HASH_CHUNK + 17, np.uint8).tobytes()
+    path.write_bytes(blob)
+    assert data.file_sha256(path) == hashlib.sha256(blob).hexdigest()
+    gz = tmp_path / "big.bin.gz"
+    gz.write_bytes(gzip.compress(blob))
+    assert data.file_sha256(gz, decompressed=True) == hashlib.sha256(blob).hexdigest()
+
+
+DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
+
+
+@pytest.mark.skipif(not (DEBIAN_FASHION / "t10k-labels-idx1-ubyte.gz").is_file(),
+                    reason="Debian package dataset-fashion-mnist not installed")
+def test_debian_fashion_mnist_is_identified():
+    assert data.identify_idx_files(DEBIAN_FASHION) == "fashion-mnist"
+    m = load_mnist(DEBIAN_FASHION, split="test")
+    assert m.source == f"Fashion-MNIST IDX from {DEBIAN_FASHION}: 10,000 test garments"

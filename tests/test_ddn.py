@@ -225,3 +225,44 @@ def test_choose_variant_adopts_a_change_only_when_it_disentangles():
     s = lambda truth, share: {"truth_score_mean": truth, "share_disentangled_truth": share}
     assert choose_variant({"faithful": s(0.05, 0.0), "std": s(0.12, 0.0), "pred5": s(0.2, 0.5)}) == "faithful"
     assert choose_variant({"faithful": s(0.05, 0.0), "std": s(0.7, 1.0), "pred5": s(0.6, 1.0)}) == "std"
+
+
+def test_optimiser_choices_reach_every_parameter_set():
+    """Section 9.3: eq. 7.4's RMSprop (lib.nets.RMSprop, gamma = rms_alpha, no momentum) by default;
+    momentum=0.9 is heavy-ball on top; "torch-rmsprop" is the earlier torch.optim.RMSprop."""
+    from lib.nets import RMSprop
+
+    x = two_part_toy(n=128)
+    tr = DDNTrainer(x, DDNConfig(**SMALL), seed=0)
+    for opt in (tr.opt_enc, tr.opt_pred, tr.opt_dec):
+        assert type(opt) is RMSprop
+        g = opt.param_groups[0]
+        assert (g["gamma"], g["eps"], g["momentum"], g["form"]) == (0.9, 1e-6, 0.0, "lasagne")
+    assert [tr.opt_enc.param_groups[0]["lr"], tr.opt_pred.param_groups[0]["lr"]] == [1e-4, 1e-3]
+    hb = DDNTrainer(x, DDNConfig(**SMALL, momentum=0.9), seed=0)
+    hb.epoch(1)
+    assert all(hb.opt_enc.state[p]["momentum_buffer"].abs().sum() > 0 for p in hb.model.encoder_parameters())
+    old = DDNTrainer(x, DDNConfig(**SMALL, optimizer="torch-rmsprop"), seed=0)
+    assert type(old.opt_enc) is torch.optim.RMSprop and old.opt_enc.defaults["eps"] == 1e-6
+    assert type(DDNTrainer(x, DDNConfig(**SMALL, optimizer="sgd"), seed=0).opt_pred) is torch.optim.SGD
+
+
+@pytest.mark.parametrize("bad, name", [(dict(rms_eps=0.0), "eps"), (dict(rms_alpha=1.0), "gamma"),
+                                       (dict(momentum=1.5), "momentum"), (dict(rms_form="keras"), "form")])
+def test_bad_optimiser_settings_name_the_setting(bad, name):
+    with pytest.raises(ValueError, match=name):
+        DDNConfig(**bad)
+
+
+def test_penalty_autoencoder_trains_with_eq_7_4(monkeypatch):
+    """run_penalty builds its optimiser through lib.nets.make_optimiser: eq. 7.4 by default."""
+    import lib.ddn_alternatives as alt
+    from lib.nets import RMSprop
+
+    made = []
+    real = alt.make_optimiser
+    monkeypatch.setattr(alt, "make_optimiser", lambda *a, **k: made.append(real(*a, **k)) or made[-1])
+    torch.set_num_threads(1)
+    out = alt.run_penalty("simple", "xcov", 1.0, n=300, epochs=1, hidden=16, n_code=2, n_score=200)
+    assert [type(o) for o in made] == [RMSprop]
+    assert np.isfinite(out["final_mi"]) and len(out["mi"]) == 2

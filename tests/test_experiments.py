@@ -72,15 +72,15 @@ def test_sweep_never_trusts_a_half_written_run(tmp_path):
 def test_record_and_check_report_every_drifted_number():
     rec = Record("chX", "smoke")
     rec.metric("a", 1.0)
-    rec.metric("b", 0.5, thesis=0.83, tol=0.1)
+    rec.metric("b", 0.5, thesis=0.83)
     rec.metric("c", [1.0, 2.0])
     rec.metric("name", "gradient")
     rec.info("seconds", 3.0)
     rec.save()
-    run.update_reference("chX", "smoke")
+    run.update_reference("chX", "smoke", tolerances={"b": 0.1})
     assert run.check("chX", "smoke") == []
-    rec.metric("a", 1.01)  # beyond the default tolerance
-    rec.metric("b", 0.55)  # inside its own tolerance
+    rec.metric("a", 1.0 + 1e-5)  # beyond float precision: no tolerance was measured for it
+    rec.metric("b", 0.55)  # inside its measured tolerance
     rec.metric("c", [1.0, 2.5])
     rec.metric("name", "digit")
     rec.save()
@@ -91,6 +91,9 @@ def test_record_and_check_report_every_drifted_number():
     assert any(p.startswith("name:") for p in problems)
     reference = json.loads((run.REFERENCE / "smoke" / "chX.json").read_text())
     assert "info" not in reference and reference["thesis"]["b"] == 0.83
+    run.update_reference("chX", "smoke")  # a later update keeps the measured tolerance
+    reference = json.loads((run.REFERENCE / "smoke" / "chX.json").read_text())
+    assert reference["tolerances"] == {"b": 0.1} and reference["metrics"]["a"] == 1.0 + 1e-5
 
 
 def test_check_names_a_missing_reference():
@@ -98,14 +101,28 @@ def test_check_names_a_missing_reference():
     assert "no reference" in run.check("chY", "smoke")[0]
 
 
-def test_parse_parameters():
-    assert run.parse_parameters(["seed=3", "data_dir=/x", "n=null"]) == {
-        "seed": 3, "data_dir": "/x", "n": None}
-    with pytest.raises(SystemExit):
-        run.parse_parameters(["seed"])
-
-
 def test_chapter_budgets_follow_the_design():
     assert experiments.chapter_budget("ch03_broadnet", "book") == 15 * 60
     assert experiments.chapter_budget("ch09_ddn", "book") == 30 * 60
     assert experiments.chapter_budget("ch09_ddn", "smoke") == 90
+
+
+def test_claims_are_stored_and_a_changed_verdict_fails_check():
+    from lib.claims import at_least
+
+    rec = Record("chZ", "smoke")
+    claim = rec.claim("9.4-simple", method="DDN", thesis="every run disentangles",
+                      ours="1 of 3 runs", verdict=at_least(1 / 3, agrees=0.9, partly=0.3), value=1 / 3)
+    assert claim["verdict"] == "partly" and claim["chapter"] == "chZ"
+    rec.save()
+    run.update_reference("chZ", "smoke")
+    assert run.check("chZ", "smoke") == []
+    rec.claim("9.4-simple", method="DDN", thesis="every run disentangles", ours="0 of 3 runs",
+              verdict=at_least(0.0, agrees=0.9, partly=0.3), value=0.0)
+    rec.save()
+    assert run.check("chZ", "smoke") == [
+        "claim 9.4-simple: verdict 'does not agree' != reference 'partly'"]
+    with pytest.raises(ValueError, match="not one of"):
+        rec.claim("x", method="m", thesis="t", ours="o", verdict="confirmed")
+    with pytest.raises(ValueError, match="non-empty"):
+        rec.claim("x", method="m", thesis="", ours="o", verdict="agrees")

@@ -163,3 +163,152 @@ def test_binned_multidimensional_uses_joint_cells():
     x, y = gaussian_pairs(20000, 2, 0.9)
     one = binned_mi(x[:, 0], y[:, 0], bins=8)
     assert binned_mi(x, y, bins=8) > 1.5 * one
+
+
+# ---- bad arguments: clear ValueErrors naming the argument -----------------------------------
+
+XY = gaussian_pairs(50, 2, 0.5, seed=9)
+Z = standardize(np.hstack(XY), noise=False)
+EPS = ksg_joint_radii(Z, k=3, device="cpu")
+
+
+@pytest.mark.parametrize("k, message", [(True, "got k = True of type bool"),
+                                        (np.bool_(True), "type bool"),
+                                        (3.0, "got k = 3.0 of type float"),
+                                        ("3", "type str"), (None, "type NoneType"),
+                                        (0, "1 <= k < n"), (-2, "1 <= k < n"),
+                                        (50, "1 <= k < n")])
+def test_bad_k_is_named_by_every_ksg_function(k, message):
+    x, y = XY
+    for call in (lambda: ksg_mi(x, y, k=k), lambda: ksg_joint_radii(Z, k=k, device="cpu"),
+                 lambda: ksg_from_radii(Z[:, :2], Z[:, 2:], EPS, k=k, device="cpu")):
+        with pytest.raises(ValueError, match=message):
+            call()
+
+
+def test_numpy_integer_k_is_accepted():
+    assert ksg_mi(*XY, k=np.int64(3)) == ksg_mi(*XY, k=3)
+
+
+@pytest.mark.parametrize("bins", [0, -1, 2.5, 10.0, True, "10", None])
+def test_bad_bins_is_an_error(bins):
+    with pytest.raises(ValueError, match="bins must be a positive integer"):
+        binned_mi(*XY, bins=bins)
+
+
+def test_one_bin_gives_zero_and_numpy_bins_work():
+    assert binned_mi(*XY, bins=1) == 0.0
+    assert binned_mi(*XY, bins=np.int32(4)) == binned_mi(*XY, bins=4)
+
+
+@pytest.mark.parametrize("bad, message", [(np.nan, "NaN or inf"), (np.inf, "NaN or inf"),
+                                          (-0.5, "negative radius")])
+def test_bad_radii_are_named(bad, message):
+    eps = EPS.copy()
+    eps[7] = bad
+    with pytest.raises(ValueError, match=f"eps contains .*{message}"):
+        ksg_from_radii(Z[:, :2], Z[:, 2:], eps, k=3, device="cpu")
+    with pytest.raises(ValueError, match=f"eps contains .*{message}"):
+        count_strictly_within(Z[:, :2], eps, device="cpu")
+
+
+@pytest.mark.parametrize("eps", [EPS[:-1], EPS[:, None], np.float64(1.0)])
+def test_radii_of_the_wrong_shape_are_named(eps):
+    with pytest.raises(ValueError, match="eps must hold one radius per sample"):
+        count_strictly_within(Z[:, :2], eps, device="cpu")
+    with pytest.raises(ValueError, match="eps must hold one radius per sample"):
+        ksg_from_radii(Z[:, :2], Z[:, 2:], eps, k=3, device="cpu")
+
+
+def test_zero_radii_are_allowed():
+    assert (count_strictly_within(Z[:, :2], np.zeros(50), device="cpu") == 0).all()
+
+
+@pytest.mark.parametrize("scale", [1e300, 1e-300, 2.0**1000, 1e-310])
+def test_any_finite_scale_gives_the_unscaled_estimate(scale):
+    x, y = gaussian_pairs(400, 2, 0.7, seed=2)
+    assert ksg_mi(x * scale, y) == pytest.approx(ksg_mi(x, y), abs=1e-9)
+    other = y / scale if scale > 1 else y
+    assert ksg_mi(x * scale, other) == pytest.approx(ksg_mi(x, y), abs=1e-9)
+    assert binned_mi(x * scale, y, bins=6) == pytest.approx(binned_mi(x, y, bins=6), abs=1e-12)
+    z = standardize(x * scale, noise=False)
+    assert np.isfinite(z).all()
+    np.testing.assert_allclose(z, standardize(x, noise=False), atol=1e-9)
+
+
+def test_power_of_two_scale_is_exact():
+    x, y = gaussian_pairs(300, 1, 0.5, seed=3)
+    np.testing.assert_array_equal(standardize(x * 2.0**900, noise=False),
+                                  standardize(x, noise=False))
+    assert ksg_mi(x * 2.0**-900, y) == ksg_mi(x, y)
+
+
+def test_opposite_huge_values_do_not_overflow():
+    x = np.array([-1.7e308, 1.7e308, 0.0, 1e308, -1e308, 5e307])
+    y = np.array([0.0, 1.0, 2.0, 4.0, 3.0, 5.0])
+    z = standardize(x, noise=False)
+    assert np.isfinite(z).all() and z.std() == pytest.approx(1.0)
+    assert np.isfinite(ksg_mi(x, y, k=2)) and np.isfinite(binned_mi(x, y, bins=3))
+
+
+def test_unstandardised_huge_values_are_an_error_where_distances_are_taken():
+    z = Z / np.abs(Z).max() * 1.5e308  # finite, but differences overflow
+    with pytest.raises(ValueError, match="z values reach .* overflow .* standardise z"):
+        ksg_joint_radii(z, k=3, device="cpu")
+    with pytest.raises(ValueError, match="x values reach .* overflow"):
+        count_strictly_within(z[:, :2], EPS, device="cpu")
+    with pytest.raises(ValueError, match="y values reach .* overflow"):
+        ksg_from_radii(Z[:, :2], z[:, 2:], EPS, k=3, device="cpu")
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_nan_and_inf_are_named_by_every_function(bad):
+    x, y = (a.copy() for a in XY)
+    x[3, 1] = bad
+    z = Z.copy()
+    z[5, 0] = bad
+    for call, name in [(lambda: ksg_mi(x, y), "x"), (lambda: ksg_mi(y, x), "y"),
+                       (lambda: standardize(x), "x"), (lambda: standardize(x, name="src"), "src"),
+                       (lambda: ksg_joint_radii(z), "z"),
+                       (lambda: ksg_from_radii(z[:, :2], Z[:, 2:], EPS), "x"),
+                       (lambda: count_strictly_within(z[:, :2], EPS, device="cpu"), "x"),
+                       (lambda: meannn_mi(x, y), "x"),
+                       (lambda: meannn_mi(torch.tensor(y), x), "y"),
+                       (lambda: binned_mi(x, y), "x"), (lambda: binned_mi(y, x), "y")]:
+        with pytest.raises(ValueError, match=f"^{name} contains NaN or inf"):
+            call()
+
+
+def test_too_few_samples_and_length_mismatch():
+    one = np.array([[1.0]])
+    for call in (lambda: meannn_mi(one, one), lambda: binned_mi(one, one),
+                 lambda: ksg_mi(one, one, k=1)):
+        with pytest.raises(ValueError, match="at least 2 samples"):
+            call()
+    for rows in (np.empty((0, 2)), np.ones((1, 2))):
+        with pytest.raises(ValueError, match="src needs at least 2 samples to standardise"):
+            standardize(rows, name="src")
+    with pytest.raises(ValueError, match="same number of samples"):
+        ksg_from_radii(Z[:, :2], Z[:-1, 2:], EPS, k=3)
+    with pytest.raises(ValueError, match="same number of samples"):
+        meannn_mi(*gaussian_pairs(10, 1, 0.5)[:1], np.arange(9.0))
+
+
+def test_meannn_distance_overflow_is_an_error():
+    x, y = gaussian_pairs(100, 2, 0.5)
+    with pytest.raises(ValueError, match="^x: pairwise distances overflow .* rescale x"):
+        meannn_mi(x * 1e300, y)
+    with pytest.raises(ValueError, match="^y: pairwise distances overflow"):
+        meannn_mi(x, torch.tensor(y * 1e300, dtype=torch.float64))
+    with pytest.raises(ValueError, match=r"^\(x, y\): pairwise distances overflow"):
+        big = x[:, :1] / np.ptp(x[:, :1]) * 1.1e154  # alone it fits; two such columns overflow
+        meannn_mi(big, big.copy())
+
+
+def test_meannn_float32_overflow_and_duplicates():
+    x, y = gaussian_pairs(100, 1, 0.5)
+    with pytest.raises(ValueError, match="overflow"):
+        meannn_mi(torch.tensor(x * 1e37, dtype=torch.float32),
+                  torch.tensor(y, dtype=torch.float32))
+    x[1] = x[0]  # an exact duplicate row is the documented clamp case, not an error
+    assert np.isfinite(meannn_mi(x, y))

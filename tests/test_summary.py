@@ -28,3 +28,20 @@ def test_tables_from_records():
     assert ("ch09_ddn", "bias_share", "0.5", "0.83") in claims
     table = markdown_table(["a", "b"], [("x|y", 1)])
     assert table.splitlines()[2] == "| x\\|y | 1 |"
+
+
+def test_conclusion_is_generated_from_claims():
+    from lib.summary import claim_table_rows, verdict_summary_markdown
+
+    rec = Record("ch06_ppica", "smoke")
+    rec.claim("6.4-ppica-50", method="PPICA", thesis="consistently separates", ours="at chance",
+              verdict="does not agree")
+    rec.claim("6.5-ppica-200", method="PPICA", thesis="no grouping", ours="no grouping",
+              verdict="agrees")
+    rec.save()
+    records = collect_records("smoke", ["ch06_ppica"])
+    rows = claim_table_rows(records)
+    assert rows[0][:3] == ("Chapter 6: The Post-Processed ICA Algorithm", "PPICA", "6.4-ppica-50")
+    assert rows[0][5] == "✗ does not agree"
+    summary = verdict_summary_markdown(records)
+    assert summary == "- **PPICA** (2 claims) - agrees: 6.5-ppica-200; does not agree: 6.4-ppica-50"

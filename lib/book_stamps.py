@@ -1,0 +1,84 @@
+"""Sphinx extension: a chapter page is re-executed exactly when what it is computed from changes.
+
+Sphinx re-reads a page only when its source file changes, so after an edit to a ``lib`` module,
+another data folder or another ``BOOK_PROFILE`` a rebuild would keep pages computed by older code,
+other data or another profile. This extension stamps every notebook page, when it is read, with
+the profile, the chapter's code fingerprint (its text and every ``lib`` module it imports,
+transitively; ``lib.identity``) and the data fingerprint, and marks a page outdated when its
+stamp differs. A page that reads the other chapters' records (one importing ``lib.summary``, the
+conclusion) is re-read whenever any other page is, and when those records change.
+
+Enabled in ``_config.yml`` (``sphinx: extra_extensions: [lib.book_stamps]``).
+"""
+import hashlib
+from pathlib import Path
+
+from lib.experiments import resolve_profile, results_dir
+from lib.identity import chapter_fingerprint, chapter_modules, data_fingerprint
+
+READS_RECORDS = "lib.summary"  # a page importing this reads the other chapters' records
+
+
+def _is_notebook(path):
+    return path.suffix == ".md" and path.read_text().startswith("---\njupytext:")
+
+
+def _records_fingerprint(profile):
+    digest = hashlib.sha256()
+    for path in sorted(results_dir(profile).glob("*.json")):
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def page_stamp(path, profile, data):
+    """What a notebook page at ``path`` depends on, as a tuple that changes when any part does."""
+    stamp = (profile, data, chapter_fingerprint(path))
+    if READS_RECORDS in chapter_modules(path):
+        stamp += (_records_fingerprint(profile),)
+    return stamp
+
+
+def _build_inputs(app):
+    """The profile and data fingerprint of this build (computed once per build)."""
+    if not hasattr(app, "book_inputs"):
+        app.book_inputs = (resolve_profile(None), data_fingerprint(None))
+    return app.book_inputs
+
+
+def _notebooks(env):
+    paths = {d: Path(env.doc2path(d)) for d in env.found_docs}
+    return {d: p for d, p in paths.items() if p.exists() and _is_notebook(p)}
+
+
+def _outdated(app, env, added, changed, removed):
+    """Pages whose stamp differs from the one they were last read with (Sphinx event)."""
+    old = getattr(env, "book_stamps", {})
+    notebooks = _notebooks(env)
+    stale = {d for d, path in notebooks.items()
+             if old.get(d) != page_stamp(path, *_build_inputs(app))}
+    readers = {d for d, path in notebooks.items() if READS_RECORDS in chapter_modules(path)}
+    if (stale | set(added) | set(changed)) - readers:
+        stale |= readers
+    return sorted(stale - set(added) - set(changed))
+
+
+def _stamp_read(app, doctree):
+    """Remember the stamp a page was read (executed) with; a reader sees the records it read."""
+    env = app.env
+    path = Path(env.doc2path(env.docname))
+    if path.exists() and _is_notebook(path):
+        if not hasattr(env, "book_stamps"):
+            env.book_stamps = {}
+        env.book_stamps[env.docname] = page_stamp(path, *_build_inputs(app))
+
+
+def _purge(app, env, docname):
+    getattr(env, "book_stamps", {}).pop(docname, None)
+
+
+def setup(app):
+    app.connect("env-get-outdated", _outdated)
+    app.connect("doctree-read", _stamp_read)
+    app.connect("env-purge-doc", _purge)
+    return {"version": "1", "parallel_read_safe": False, "parallel_write_safe": True,
+            "env_version": 1}

@@ -1,0 +1,69 @@
+"""The claims registry: each thesis claim stated once, with a verdict computed by a written rule.
+
+A chapter states a claim through ``Record.claim`` with the thesis's statement, our result in
+words and numbers, and a verdict from one of the rules below, written next to the claim::
+
+    share = summary["share_disentangled_truth"]
+    rec.claim("9.4-simple", method="DDN", thesis="every run disentangles (30/30)",
+              ours=f"{share:.0%} of runs disentangle by the ground-truth score",
+              verdict=at_least(share, agrees=0.9, partly=0.3), value=share)
+
+The record stores ``claims`` (a list of dicts); chapters show them through ``glue`` and chapter
+10 is generated from them.
+"""
+import math
+
+VERDICTS = ("agrees", "partly", "does not agree", "not tested")
+
+
+def check_verdict(verdict):
+    """``verdict`` if it is one of ``VERDICTS``; otherwise a ValueError naming the valid ones."""
+    if verdict not in VERDICTS:
+        raise ValueError(f"verdict {verdict!r} is not one of {VERDICTS}")
+    return verdict
+
+
+def _number(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    return value
+
+
+def at_least(value, agrees, partly=None):
+    """``agrees`` when value >= agrees, ``partly`` when >= partly, else ``does not agree``.
+
+    A NaN value (nothing measured) is ``not tested``.
+    """
+    _number("value", value)
+    if math.isnan(value):
+        return "not tested"
+    if value >= agrees:
+        return "agrees"
+    return "partly" if partly is not None and value >= partly else "does not agree"
+
+
+def at_most(value, agrees, partly=None):
+    """``agrees`` when value <= agrees, ``partly`` when <= partly, else ``does not agree``."""
+    _number("value", value)
+    if math.isnan(value):
+        return "not tested"
+    if value <= agrees:
+        return "agrees"
+    return "partly" if partly is not None and value <= partly else "does not agree"
+
+
+def holds(condition, partly=False):
+    """``agrees`` when the condition holds, ``partly`` when only the weaker one does."""
+    if condition:
+        return "agrees"
+    return "partly" if partly else "does not agree"
+
+
+def make_claim(claim_id, *, thesis, ours, verdict, method, value=None, rule=None, **extra):
+    """One registry entry, validated: a non-empty id and statements, a known verdict."""
+    for name, text in (("claim id", claim_id), ("thesis", thesis), ("ours", ours),
+                       ("method", method)):
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(f"{name} of a claim must be a non-empty string, got {text!r}")
+    return {"id": claim_id, "method": method, "thesis": thesis, "ours": ours,
+            "verdict": check_verdict(verdict), "value": value, "rule": rule, **extra}
