@@ -8,8 +8,10 @@
   heavy-ball momentum 0.9 (section 9.3's "momentum 0.9" read literally). Reports KSG MI at the end
   of stage 1, final MI and the ground-truth (label-probe) score as run_ddn records them.
 - ASAE on Simple MNIST with 2-unit codes (lib.training.run_asae), seeds 0-2: old (torch RMSprop,
-  eps 1e-7 outside, as chapter 8 had it) against eq. 7.4: final MI, lowest MI over the epochs,
-  probe score and reconstruction error.
+  eps 1e-7 outside, loss averaged over pixels, as chapter 8 had it) against eq. 7.4 with both
+  readings of eq. 7.1's loss (averaged over pixels; summed, the squared 2-norm the thesis writes):
+  final MI, lowest MI over the epochs, probe score and reconstruction error.
+  ``--models ASAE`` runs only this part.
 
 Sizes are shortened from the book profile (DDN: 1000 composites, 500 hidden units instead of
 1000, stages 25/5/5 epochs instead of 35/5/5; ASAE: 1000 composites, 10 epochs) to run in about 8 minutes on one free core

@@ -13,6 +13,9 @@ The record stores ``claims`` (a list of dicts); chapters show them through ``glu
 """
 import math
 
+import numpy as np
+from scipy.stats import ttest_1samp
+
 VERDICTS = ("agrees", "partly", "does not agree", "not tested")
 
 
@@ -67,3 +70,31 @@ def make_claim(claim_id, *, thesis, ours, verdict, method, value=None, rule=None
             raise ValueError(f"{name} of a claim must be a non-empty string, got {text!r}")
     return {"id": claim_id, "method": method, "thesis": thesis, "ours": ours,
             "verdict": check_verdict(verdict), "value": value, "rule": rule, **extra}
+
+
+CLEAR_GROUPING = 0.15  # PPICA: mean share above chance for a clear grouping (7.5 of 50 sources)
+SIGNIFICANCE = 0.05
+
+
+def grouping_above_chance(share, chance):
+    """PPICA's "consistently separates" (section 6.4) from per-run assigned shares and chances.
+
+    One rule for the chapter and the thesis-scale evidence: ``agrees`` when the mean share of
+    components assigned to their true cause is at least ``CLEAR_GROUPING`` above chance; ``partly``
+    when the excess is smaller but positive in every run and significant across runs (one-sided
+    one-sample t-test, p < ``SIGNIFICANCE``); otherwise ``does not agree``; ``not tested`` with
+    fewer than two runs. Returns the verdict, the mean excess, the p-value and the rule's text.
+    """
+    excess = np.asarray(share, float) - np.asarray(chance, float)
+    rule = (f"agrees when the mean assigned share is at least {CLEAR_GROUPING} above chance; "
+            f"partly when it is above chance in every run and significantly so across runs "
+            f"(one-sided t-test, p < {SIGNIFICANCE}); otherwise does not agree")
+    if len(excess) < 2:
+        return "not tested", float(excess.mean()) if len(excess) else math.nan, math.nan, rule
+    p = (float(ttest_1samp(excess, 0.0, alternative="greater").pvalue) if excess.std() > 0
+         else (0.0 if excess.mean() > 0 else 1.0))
+    if excess.mean() >= CLEAR_GROUPING:
+        verdict = "agrees"
+    else:
+        verdict = holds(False, partly=bool(np.all(excess > 0) and p < SIGNIFICANCE))
+    return verdict, float(excess.mean()), p, rule

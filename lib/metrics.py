@@ -645,3 +645,23 @@ def reconstruction_separation(y_a, y_b, part_a, part_b):
     return {"score": float(np.clip(raw, 0, 1)), "score_unclipped": raw, "skill": skill.tolist(),
             "matched_skill": matched, "mse": mse.tolist(), "baseline_mse": base.tolist(),
             "assignment": assignment, "swapped": swapped, "mode": mode}
+
+
+def disentanglement_where_scorable(code_a, code_b, label_a, label_b, random_state=0, **kw):
+    """``disentanglement`` with the labels that can be scored, or None when none can.
+
+    A label that is missing, constant or all -1 (plain MNIST's second part, the 5 of Fig 3.4)
+    carries nothing to score and is passed as missing; the folds are reduced to the smallest
+    class's size (at most 5) so that small smoke-profile sets can be scored. Returns None when no
+    label has two classes with at least two rows each.
+    """
+    labels = [None if y is None or len(np.unique(y)) < 2 or (np.asarray(y) < 0).all()
+              else np.asarray(y) for y in (label_a, label_b)]
+    present = [y for y in labels if y is not None]
+    if not present:
+        return None
+    cv = min([5] + [int(np.unique(y, return_counts=True)[1].min()) for y in present])
+    if cv < 2:
+        return None
+    return disentanglement(code_a, code_b, labels[0], labels[1], cv=cv,
+                           random_state=random_state, **kw)

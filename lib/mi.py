@@ -295,14 +295,20 @@ PARALLEL_WORK = 2e8  # n^2 * dims below which one thread is faster (waking threa
 
 
 def _on_threads(kernel, xt, arg):
+    """Run a numba kernel on as many threads as its size merits, leaving torch's count as it was.
+
+    numba's OpenMP layer and torch share the OpenMP thread setting, so setting numba's count
+    changes torch's too: it is restored afterwards (a sweep run keeps its one torch thread).
+    """
     d, n = xt.shape
     threads = numba.config.NUMBA_NUM_THREADS if n * n * d >= PARALLEL_WORK else 1
-    previous = numba.get_num_threads()
+    previous, torch_threads = numba.get_num_threads(), torch.get_num_threads()
     numba.set_num_threads(threads)
     try:
         return kernel(xt, arg)
     finally:
         numba.set_num_threads(previous)
+        torch.set_num_threads(torch_threads)
 
 
 @numba.njit(fastmath=True)

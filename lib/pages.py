@@ -25,3 +25,32 @@ def provenance_markdown(rec):
 def page_header(rec):
     """Show the provenance admonition at the top of a chapter."""
     display(Markdown(provenance_markdown(rec)))
+
+
+VERDICT_WORDS = {"agrees": "✓ agrees", "partly": "◐ partly", "does not agree": "✗ does not agree",
+                 "not tested": "? not tested"}
+
+
+def evidence_markdown(record, chapter_claim=None):
+    """A reader's summary of one thesis-scale evidence record (``lib.evidence``), as Markdown.
+
+    ``chapter_claim`` (the chapter's own registry entry for the same claim) is shown beside it,
+    so the book-profile and thesis-scale verdicts can be compared.
+    """
+    if record is None:
+        return ("No thesis-scale evidence record is committed for this claim yet "
+                "(`python -m lib.evidence NAME` writes one).")
+    claim, info = record["claim"], record["info"]
+    rows = [("thesis", claim["thesis"]),
+            ("at the thesis's sizes", f"{claim['ours']} - **{VERDICT_WORDS[claim['verdict']]}**"),
+            ("sizes", f"{info['n_composites']:,} composites, {info['runs']} runs, epochs "
+                      f"{info['epochs']}"),
+            ("data", f"{info['data']['description']} (`{info['data']['folder']}`)"),
+            ("cost", f"{info['seconds']['cpu_runs'] / 60:.1f} CPU-minutes over the runs"),
+            ("code", f"fingerprint `{info['code_fingerprint']}`, built {info['built_utc']}"),
+            ("rule", claim["rule"])]
+    if chapter_claim is not None:
+        rows.insert(2, ("this page's profile",
+                        f"{chapter_claim['ours']} - **{VERDICT_WORDS[chapter_claim['verdict']]}**"))
+    body = "\n".join(f"| {k} | {str(v).replace('|', '/')} |" for k, v in rows)
+    return "| | |\n|---|---|\n" + body

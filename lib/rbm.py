@@ -31,6 +31,9 @@ import math
 import numpy as np
 import torch
 
+from lib.metrics import (disentanglement_where_scorable, reconstruction_score,
+                         reconstruction_separation)
+
 ANTI_HEBBIAN_INITS = ("correct", "random", "one_network")
 
 
@@ -496,7 +499,6 @@ def _part_scores(net, x, part_a, part_b, k):
     centred one removes each image set's mean first (a constant may pass between the causes
     without changing the fit, eq. 3.3). A diverged model scores 0 on both.
     """
-    from lib.metrics import reconstruction_score, reconstruction_separation
 
     r_a, r_b = (r.cpu().numpy() for r in net.reconstruct(x, k))
     if not (np.isfinite(r_a).all() and np.isfinite(r_b).all()):
@@ -518,24 +520,12 @@ def broadnet_code_scores(net, x, label_a, label_b, k=10, random_state=0):
     """Ground-truth disentangling score (lib.metrics.disentanglement) of a Broadnet's posterior
     codes p(h_a | x), p(h_b | x) after ``k`` inference steps.
 
-    A constant label (e.g. the 5 of Fig 3.4, always a 5) carries nothing to score and is passed
-    as missing; the folds are reduced to the smallest class's size (at most 5) so that small
-    smoke-profile sets can be scored. Returns None when no label has two classes with at least
-    two rows each.
+    Labels that cannot be scored (the 5 of Fig 3.4 is always a 5) are dropped and small sets use
+    fewer folds (``lib.metrics.disentanglement_where_scorable``); None when nothing can be scored.
     """
-    from lib.metrics import disentanglement
-
-    labels = [None if y is None or len(np.unique(y)) < 2 else np.asarray(y)
-              for y in (label_a, label_b)]
-    present = [y for y in labels if y is not None]
-    if not present:
-        return None
-    cv = min([5] + [int(np.unique(y, return_counts=True)[1].min()) for y in present])
-    if cv < 2:
-        return None
     p_a, p_b = net.infer(x, k)
-    return disentanglement(p_a.cpu().numpy(), p_b.cpu().numpy(), labels[0], labels[1], cv=cv,
-                           random_state=random_state)
+    return disentanglement_where_scorable(p_a.cpu().numpy(), p_b.cpu().numpy(), label_a, label_b,
+                                          random_state=random_state)
 
 
 def broadnet_from_run(result, sigma, random_state=0):

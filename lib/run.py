@@ -270,13 +270,15 @@ def _descendants():
     return psutil.Process().children(recursive=True)
 
 
-def stop_children(keep=()):
+def stop_children(keep=(), grace=0.0):
     """End every process this runner started (kernels, their worker pools, resource trackers).
 
     Processes in ``keep`` (pids that existed before the runner started, e.g. a caller's own
-    worker pool when ``main`` is called from Python) are left alone.
+    worker pool when ``main`` is called from Python) are left alone; the others get ``grace``
+    seconds to finish shutting down by themselves before they are terminated.
     """
     children = [p for p in _descendants() if p.pid not in keep]
+    _, children = psutil.wait_procs(children, timeout=grace) if grace else ([], children)
     for child in children:
         child.terminate()
     _, alive = psutil.wait_procs(children, timeout=5)
@@ -390,11 +392,13 @@ def main(argv=None):
     outer_scheduler = os.environ.get(cluster.SCHEDULER_ENV)
     if scheduler is not None:  # chapter kernels inherit it; their sweeps read it
         os.environ[cluster.SCHEDULER_ENV] = scheduler
+    grace = 3.0  # a normal finish: the kernel is already shutting down
     try:
         failed = [name for name in chapters if not run_chapter(name, profile, parameters, args)]
     except KeyboardInterrupt:
         print("interrupted: finished runs are stored; run the same command again to resume",
               file=sys.stderr, flush=True)
+        grace = 0.0
         return 130
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -402,7 +406,7 @@ def main(argv=None):
             os.environ.pop(cluster.SCHEDULER_ENV, None)
         else:
             os.environ[cluster.SCHEDULER_ENV] = outer_scheduler
-        stop_children(keep=already_running)
+        stop_children(keep=already_running, grace=grace)
     if failed:
         print(f"{len(failed)} of {len(chapters)} chapters failed: {', '.join(failed)}")
         return 1

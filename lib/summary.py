@@ -95,16 +95,36 @@ SYMBOLS = {"agrees": "✓ agrees", "partly": "◐ partly", "does not agree": "�
            "not tested": "? not tested"}
 
 
-def all_claims(records):
-    """Every claim of every record, in chapter order, each with its chapter's title."""
-    return [dict(claim, chapter_title=chapter_title(chapter))
-            for chapter, record in records.items() for claim in record.get("claims", [])]
+def all_claims(records, evidence=None):
+    """Every claim of every record, in chapter order, each with its chapter's title.
+
+    ``evidence`` (``lib.evidence.load_evidence()``) adds ``evidence_verdict`` and
+    ``evidence_ours`` to the claim that a thesis-scale evidence record tests.
+    """
+    at_scale = {r["claim"].get("chapter_claim"): r["claim"] for r in (evidence or {}).values()}
+    claims = []
+    for chapter, record in records.items():
+        for claim in record.get("claims", []):
+            claim = dict(claim, chapter_title=chapter_title(chapter))
+            if claim["id"] in at_scale:
+                claim.update(evidence_verdict=at_scale[claim["id"]]["verdict"],
+                             evidence_ours=at_scale[claim["id"]]["ours"])
+            claims.append(claim)
+    return claims
 
 
-def claim_table_rows(records):
-    """(chapter, method, claim, thesis, ours, verdict) per claim, for the conclusion's table."""
-    return [(c["chapter_title"], c["method"], c["id"], c["thesis"], c["ours"], SYMBOLS[c["verdict"]])
-            for c in all_claims(records)]
+def claim_table_rows(records, evidence=None):
+    """(chapter, method, claim, thesis, ours, verdict, at thesis scale) per claim."""
+    return [(c["chapter_title"], c["method"], c["id"], c["thesis"], c["ours"], SYMBOLS[c["verdict"]],
+             SYMBOLS[c["evidence_verdict"]] if "evidence_verdict" in c else "-")
+            for c in all_claims(records, evidence)]
+
+
+def evidence_rows(evidence):
+    """(claim, thesis, ours at the thesis's sizes, verdict, data, runs) per evidence record."""
+    return [(r["claim"].get("chapter_claim") or name, r["claim"]["thesis"], r["claim"]["ours"],
+             SYMBOLS[r["claim"]["verdict"]], r["info"]["data"]["description"], r["info"]["runs"])
+            for name, r in evidence.items()]
 
 
 def verdicts_by_method(records):

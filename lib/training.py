@@ -21,6 +21,8 @@ import torch
 from lib.autoencoders import ASAE, LOSS_REDUCTIONS, Autoencoder, asae_loss
 from lib.nets import device, make_optimiser
 from lib.data import make_composite, note_data_read
+from lib.metrics import (code_scores, disentanglement_where_scorable, reconstruction_score,
+                         reconstruction_separation)
 
 
 @dataclass(frozen=True)
@@ -239,8 +241,6 @@ def asae_epoch_scores(model, x_eval, part_a, part_b, label_a, label_b, random_st
     and ``probe`` (lib.metrics.probe_score of the codes against the parts' labels). A diverged
     network (non-finite outputs) scores MI and error NaN and both ground-truth scores 0.
     """
-    from lib.metrics import code_scores, reconstruction_score
-
     out = evaluate(model, x_eval)
     if not all(np.all(np.isfinite(v)) for v in out.values()):  # training diverged
         return {"mi": float("nan"), "probe": 0.0, "recon": 0.0, "mse": float("nan")}
@@ -303,11 +303,32 @@ def run_asae(kind="simple", n=2500, code_size=2, epochs=30, seed=0, data_seed=0,
     examples = np.stack([x[rows].cpu().numpy(), out["y_a"][rows], out["y_b"][rows],
                          out["y"][rows]]).reshape(4, n_examples, *shape)
     result = {k: np.array([h[k] for h in history]) for k in history[0]}
+    result.update(final_truth_scores(out, data, ev, parts))
     result.update(final_mse=float(np.mean((out["y"] - x.cpu().numpy()) ** 2)),
                   examples=examples.astype(np.float32),
                   cpu_s=time.process_time() - cpu0 + (ckpt.cpu_before if ckpt else 0.0),
                   source=str(getattr(data, "source", kind)))
     return result
+
+
+def final_truth_scores(out, data, rows, parts):
+    """The ground-truth scores of a trained ASAE's final codes and outputs on ``rows``.
+
+    ``final_disentanglement`` / ``final_disentangled``: ``lib.metrics.disentanglement`` of the two
+    codes against the two parts' labels (both codes must carry their own part and not the other;
+    a collapsed code cannot pass). ``final_separation``: ``reconstruction_separation`` of y_A, y_B
+    against the parts, measured against the best input-independent output.
+    """
+    if not all(np.all(np.isfinite(out[k][rows])) for k in ("z_a", "z_b", "y_a", "y_b")):
+        # training diverged: nothing was separated (as asae_epoch_scores scores it)
+        return {"final_disentanglement": 0.0, "final_disentangled": False,
+                "final_separation": 0.0}
+    d = disentanglement_where_scorable(out["z_a"][rows], out["z_b"][rows], data.label_a[rows],
+                                       data.label_b[rows])
+    sep = reconstruction_separation(out["y_a"][rows], out["y_b"][rows], *parts)
+    return {"final_disentanglement": float(d["score"]) if d else float("nan"),
+            "final_disentangled": bool(d and d["disentangled"]),
+            "final_separation": float(sep["score"])}
 
 
 def run_autoencoder(n=2500, code_size=2, epochs=10, seed=0, data_seed=0, optimiser="rmsprop",

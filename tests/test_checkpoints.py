@@ -170,8 +170,10 @@ def test_a_killed_sweep_run_resumes_inside_the_run(tmp_path, monkeypatch):
 def threads_after_an_mi_estimate():
     from lib.mi import ksg_mi
 
-    r = np.random.default_rng(0).normal(size=(300, 4))
-    ksg_mi(r[:, :2], r[:, 2:], random_state=0)
+    a = torch.rand(300, 300)
+    float((a @ a).sum())   # torch's OpenMP pool is running before numba's starts
+    r = np.random.default_rng(0).normal(size=(1000, 10))
+    ksg_mi(r[:, :5], r[:, 5:], random_state=0)
     return {"torch_threads": torch.get_num_threads()}
 
 

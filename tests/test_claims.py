@@ -28,3 +28,14 @@ def test_make_claim_keeps_its_fields():
     c = make_claim("6.4-50", thesis="separates", ours="chance", verdict="does not agree",
                    method="PPICA", value=0.55, benchmark="50 sources")
     assert c["benchmark"] == "50 sources" and c["value"] == 0.55 and c["rule"] is None
+
+
+def test_grouping_above_chance_bands():
+    from lib.claims import grouping_above_chance
+
+    assert grouping_above_chance([0.8, 0.75, 0.78], [0.55, 0.56, 0.55])[0] == "agrees"
+    verdict, excess, p, _ = grouping_above_chance([0.60, 0.64, 0.60, 0.62, 0.62],
+                                                  [0.54, 0.57, 0.55, 0.55, 0.57])
+    assert verdict == "partly" and 0.05 < excess < 0.07 and p < 0.05
+    assert grouping_above_chance([0.56, 0.50, 0.58], [0.55, 0.55, 0.55])[0] == "does not agree"
+    assert grouping_above_chance([0.9], [0.5])[0] == "not tested"

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-import lib.data
 from lib import evidence
 from lib.data import NotEnoughData, require_composites
 from lib.ddn import BENCHMARKS, chapter_sizes
@@ -74,7 +73,7 @@ def test_a_rerun_reuses_the_stored_runs_and_more_runs_compute_only_the_new(tiny,
 def test_fashion_mnist_is_the_default_and_is_named_a_stand_in(tiny, idx_folder, monkeypatch,
                                                               capsys):
     monkeypatch.setattr(evidence, "FASHION_DIR", idx_folder)
-    monkeypatch.setattr(lib.data, "identify_idx_files", lambda folder: "fashion-mnist")
+    monkeypatch.setattr(evidence, "identify_idx_files", lambda folder: "fashion-mnist")
     assert evidence.main(["ppica-50", "--jobs", "1"]) == 0
     data = record(tiny, "ppica-50")["info"]["data"]
     assert data["folder"] == str(idx_folder) and data["stand_in"]
@@ -152,6 +151,4 @@ def test_sizes_are_the_thesis_and_the_chapters():
     ch08 = (ROOT / "book" / "ch08_split_autoencoders.md").read_text()
     assert int(re.search(r"additive_epochs = pick\(profile,.*thesis=(\d+)\)", ch08).group(1)) \
         == evidence.SIZES["asae-additive"]["epochs"]
-    assert float(re.search(r"^GT_THRESHOLD = (.+)$", ch08, re.M).group(1)) \
-        == evidence.ASAE_RECON_SEPARATED
     assert re.search(r"n_pairs = .*thesis=25000\)", ch08)

@@ -312,3 +312,19 @@ def test_meannn_float32_overflow_and_duplicates():
                   torch.tensor(y, dtype=torch.float32))
     x[1] = x[0]  # an exact duplicate row is the documented clamp case, not an error
     assert np.isfinite(meannn_mi(x, y))
+
+
+def test_ksg_leaves_torch_thread_count_alone():
+    """numba and torch share OpenMP's thread setting; an MI estimate must not change torch's."""
+    import torch
+
+    from lib.mi import ksg_mi
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        rng = np.random.default_rng(0)
+        ksg_mi(rng.standard_normal((3000, 2)), rng.standard_normal((3000, 2)))
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
