@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import time
 
 import numpy as np
 import torch
@@ -57,7 +58,8 @@ from torch.func import functional_call, stack_module_state
 from lib.autoencoders import ASAE, asae_loss
 from lib.ddn import DDN, DDNConfig, DDNTrainer, encoding_losses, make_optimizer, reconstruction_losses, sq_err
 from lib.nets import device as choose_device, make_optimiser
-from lib.training import TrainConfig, as_checkpoint, rng_states, set_rng_states
+from lib.training import (TrainConfig, _composite, as_checkpoint, as_tensor, asae_epoch_scores,
+                          evaluate, example_rows, final_truth_scores, rng_states, set_rng_states)
 
 
 # ----------------------------------------------------------------------------- stacking
@@ -264,10 +266,6 @@ def run_asae_batched(seeds, kind="simple", n=2500, code_size=2, epochs=30, data_
     the results ``run_asae(seed=s, ...)`` returns, in the order of ``seeds``, equal within float
     tolerance. ``cpu_s`` is the batch's CPU seconds divided by K. ``checkpoint``: one for the
     whole batch (per epoch, as ``train_batched``)."""
-    import time
-
-    from lib.training import _composite, as_tensor, asae_epoch_scores, evaluate, example_rows
-
     cpu0 = time.process_time()
     seeds = _check_seeds(list(seeds), len(list(seeds)))
     data = _composite(kind, n, data_seed, data_dir)
@@ -291,6 +289,7 @@ def run_asae_batched(seeds, kind="simple", n=2500, code_size=2, epochs=30, data_
         out = evaluate(model, x)
         examples = np.stack([x_np[rows], out["y_a"][rows], out["y_b"][rows], out["y"][rows]])
         result = {key: np.array([h[key] for h in history]) for key in history[0]}
+        result.update(final_truth_scores(out, data, ev, parts))
         result.update(final_mse=float(np.mean((out["y"] - x_np) ** 2)),
                       examples=examples.reshape(4, n_examples, *shape).astype(np.float32),
                       source=str(getattr(data, "source", kind)))

@@ -18,6 +18,7 @@ import os
 import signal
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -286,8 +287,27 @@ def stop_children(keep=(), grace=0.0):
         child.kill()
 
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt(signal.Signals(signum).name)
+class _Interrupt:
+    """The SIGINT / SIGTERM handler: end the chapter's processes at once, then stop (exit 130).
+
+    The kernel's processes are ended in the handler itself, so the chapter stops even where a
+    library on the way swallows the KeyboardInterrupt; ``signal`` remembers that it came.
+    """
+
+    def __init__(self, keep):
+        self.keep, self.signal = keep, None
+
+    def __call__(self, signum, frame):
+        self.signal = signal.Signals(signum).name
+        stop_children(self.keep)
+        raise KeyboardInterrupt(self.signal)
+
+    def install(self):
+        """Handle both signals (main thread only); return a function restoring the old ones."""
+        if threading.current_thread() is not threading.main_thread():
+            return lambda: None
+        old = {s: signal.signal(s, self) for s in (signal.SIGINT, signal.SIGTERM)}
+        return lambda: [signal.signal(s, h) for s, h in old.items()]
 
 
 def _parser():
@@ -387,21 +407,27 @@ def main(argv=None):
         scheduler = _scheduler(args)
     except UsageError as err:
         parser.error(str(err))  # exit status 2
-    previous = signal.signal(signal.SIGTERM, _interrupt)
     already_running = {p.pid for p in _descendants()}  # the caller's, when called from Python
+    interrupt = _Interrupt(already_running)
+    restore_signals = interrupt.install()
     outer_scheduler = os.environ.get(cluster.SCHEDULER_ENV)
     if scheduler is not None:  # chapter kernels inherit it; their sweeps read it
         os.environ[cluster.SCHEDULER_ENV] = scheduler
     grace = 3.0  # a normal finish: the kernel is already shutting down
     try:
-        failed = [name for name in chapters if not run_chapter(name, profile, parameters, args)]
+        failed = []
+        for name in chapters:
+            if not run_chapter(name, profile, parameters, args):
+                failed.append(name)
+            if interrupt.signal:  # a library on the way swallowed the KeyboardInterrupt
+                raise KeyboardInterrupt(interrupt.signal)
     except KeyboardInterrupt:
         print("interrupted: finished runs are stored; run the same command again to resume",
               file=sys.stderr, flush=True)
         grace = 0.0
         return 130
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        restore_signals()
         if outer_scheduler is None:
             os.environ.pop(cluster.SCHEDULER_ENV, None)
         else:
