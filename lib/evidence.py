@@ -300,12 +300,13 @@ def _ours(name, s):
                 f"vs chance {s['chance_mean']:.3f}; {s['runs_above_chance']} runs above chance; "
                 f"final MI {s['final_mi_mean']:.3f} +/- {s['final_mi_sd']:.3f}")
     if name == "asae-additive":
-        return (f"lowest final MI {s['lowest_mi']:.3f}; share below 0.1 / 0.2: "
-                f"{s['share_mi_below_0.1']:.2f} / {s['share_mi_below_0.2']:.2f}; separated by the "
-                f"ground truth {s['share_separated_truth']:.2f}; best probe {s['probe_best']:.2f}")
-    return (f"final MI {s['final_mi_mean']:.3f} +/- {s['final_mi_sd']:.3f}; truth score "
-            f"{s['truth_score_mean']:.2f} +/- {s['truth_score_sd']:.2f}; disentangled by MI "
-            f"{s['share_disentangled_mi']:.2f}, by the truth {s['share_disentangled_truth']:.2f}")
+        return (f"final MI {s['final_mi_mean']:.2f} +/- {s['final_mi_sd']:.2f} (lowest "
+                f"{s['lowest_mi']:.2f}); runs below MI 0.1 / 0.2: {s['share_mi_below_0.1']:.0%} / "
+                f"{s['share_mi_below_0.2']:.0%}; disentanglement score "
+                f"{s['disentanglement_mean']:.2f}, runs disentangled {s['share_separated_truth']:.0%}")
+    return (f"final MI {s['final_mi_mean']:.2f} +/- {s['final_mi_sd']:.2f}; disentanglement score "
+            f"{s['disentanglement_mean']:.2f} +/- {s['disentanglement_sd']:.2f}; runs disentangled "
+            f"by MI {s['share_disentangled_mi']:.0%}, by the ground truth {s['share_disentangled']:.0%}")
 
 
 def _fmt(value):
