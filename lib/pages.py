@@ -1,6 +1,8 @@
 """What a chapter page shows about itself: the profile, data and code it was computed with."""
 from IPython.display import Markdown, display
 
+from lib.summary import SYMBOLS
+
 
 DATASETS = {"mnist": "full MNIST", "fashion-mnist": "Fashion-MNIST (a stand-in for MNIST)",
             "unknown": "unrecognised IDX files"}
@@ -27,10 +29,6 @@ def page_header(rec):
     display(Markdown(provenance_markdown(rec)))
 
 
-VERDICT_WORDS = {"agrees": "✓ agrees", "partly": "◐ partly", "does not agree": "✗ does not agree",
-                 "not tested": "? not tested"}
-
-
 def evidence_markdown(record, chapter_claim=None):
     """A reader's summary of one thesis-scale evidence record (``lib.evidence``), as Markdown.
 
@@ -42,7 +40,7 @@ def evidence_markdown(record, chapter_claim=None):
                 "(`python -m lib.evidence NAME` writes one).")
     claim, info = record["claim"], record["info"]
     rows = [("thesis", claim["thesis"]),
-            ("at the thesis's sizes", f"{claim['ours']} - **{VERDICT_WORDS[claim['verdict']]}**"),
+            ("at the thesis's sizes", f"{claim['ours']} - **{SYMBOLS[claim['verdict']]}**"),
             ("sizes", f"{info['n_composites']:,} composites, {info['runs']} runs, epochs "
                       f"{info['epochs']}"),
             ("data", f"{info['data']['description']} (`{info['data']['folder']}`)"),
@@ -51,6 +49,6 @@ def evidence_markdown(record, chapter_claim=None):
             ("rule", claim["rule"])]
     if chapter_claim is not None:
         rows.insert(2, ("this page's profile",
-                        f"{chapter_claim['ours']} - **{VERDICT_WORDS[chapter_claim['verdict']]}**"))
+                        f"{chapter_claim['ours']} - **{SYMBOLS[chapter_claim['verdict']]}**"))
     body = "\n".join(f"| {k} | {str(v).replace('|', '/')} |" for k, v in rows)
     return "| | |\n|---|---|\n" + body
