@@ -5,6 +5,7 @@
 Each cold number is a fresh process's first call (files parsed and hashed); the cached number is
 a second call in the same process (what every further stored run of a sweep pays).
 """
+
 import subprocess
 import sys
 import time
@@ -22,8 +23,13 @@ print(f"{{cold * 1e3:.1f}} {{warm * 1e3:.3f}}")
 
 def cold_and_cached(call):
     """Milliseconds of ``call`` in a fresh interpreter: first call, then a second one."""
-    out = subprocess.run([sys.executable, "-c", PROBE.format(call=call)], capture_output=True,
-                         text=True, check=True, cwd=run.ROOT).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE.format(call=call)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=run.ROOT,
+    ).stdout.split()
     return float(out[0]), float(out[1])
 
 
@@ -42,8 +48,7 @@ def main():
         print(f"{'data identity: ' + label:46s} {cold:9.1f} {warm:10.3f}")
     start = time.perf_counter()
     identity.code_fingerprint(["lib.ddn"])
-    print(f"{'code fingerprint of lib.ddn (this process)':46s} "
-          f"{(time.perf_counter() - start) * 1e3:9.1f}")
+    print(f"{'code fingerprint of lib.ddn (this process)':46s} {(time.perf_counter() - start) * 1e3:9.1f}")
 
 
 if __name__ == "__main__":

@@ -14,10 +14,12 @@
   ``--models ASAE`` runs only this part.
 
 Sizes are shortened from the book profile (DDN: 1000 composites, 500 hidden units instead of
-1000, stages 25/5/5 epochs instead of 35/5/5; ASAE: 1000 composites, 10 epochs) to run in about 8 minutes on one free core
-(torch.set_num_threads(1); a shared, busy machine takes longer); --quick is a ~1-minute smoke run. The numbers are a comparison of
-optimisers at equal sizes, not the chapters' results.
+1000, stages 25/5/5 epochs instead of 35/5/5; ASAE: 1000 composites, 10 epochs) to run in about
+8 minutes on one free core (torch.set_num_threads(1); a shared, busy machine takes longer); --quick
+is a ~1-minute smoke run. The numbers are a comparison of optimisers at equal sizes, not the
+chapters' results.
 """
+
 import argparse
 import json
 import time
@@ -34,8 +36,9 @@ DDN_OPTIMISERS = {
     "eq. 7.4 + heavy-ball 0.9": dict(optimizer="rmsprop", momentum=0.9),
 }
 ASAE_OPTIMISERS = {  # and the two readings of eq. 7.1's loss: summed or averaged over pixels
-    "torch RMSprop eps 1e-7, pixel mean (old)": dict(optimiser="torch-rmsprop", optimiser_eps=1e-7,
-                                                    loss_reduce="mean"),
+    "torch RMSprop eps 1e-7, pixel mean (old)": dict(
+        optimiser="torch-rmsprop", optimiser_eps=1e-7, loss_reduce="mean"
+    ),
     "eq. 7.4 RMSprop, pixel mean": dict(optimiser="rmsprop", loss_reduce="mean"),
     "eq. 7.4 RMSprop, pixel sum (eq. 7.1)": dict(optimiser="rmsprop", loss_reduce="sum"),
 }
@@ -69,33 +72,63 @@ def main():
     for name, kw in ddn_table.items():
         for seed in seeds:
             t = time.perf_counter()
-            r = run_ddn("simple", seed=seed, score_every=10 ** 6, **ddn_size, **kw)
-            rows.append(dict(model="DDN", optimiser=name, seed=seed, stage1_mi=stage_end(r, 1, "mi"),
-                             stage1_truth=stage_end(r, 1, "truth"), final_mi=float(r["final_mi"]),
-                             final_truth=float(r["final_truth"]),
-                             code_std=float((r["code_std_a"] + r["code_std_b"]) / 2),
-                             seconds=time.perf_counter() - t))
-            print("  ", {k: (round(v, 4) if isinstance(v, float) else v) for k, v in rows[-1].items()}, flush=True)
+            r = run_ddn("simple", seed=seed, score_every=10**6, **ddn_size, **kw)
+            rows.append(
+                dict(
+                    model="DDN",
+                    optimiser=name,
+                    seed=seed,
+                    stage1_mi=stage_end(r, 1, "mi"),
+                    stage1_truth=stage_end(r, 1, "truth"),
+                    final_mi=float(r["final_mi"]),
+                    final_truth=float(r["final_truth"]),
+                    code_std=float((r["code_std_a"] + r["code_std_b"]) / 2),
+                    seconds=time.perf_counter() - t,
+                )
+            )
+            print(
+                "  ",
+                {k: (round(v, 4) if isinstance(v, float) else v) for k, v in rows[-1].items()},
+                flush=True,
+            )
     print(f"ASAE, Simple MNIST, 2-unit codes, {asae_size}, seeds {list(seeds)}")
     for name, kw in asae_table.items():
         for seed in seeds:
             t = time.perf_counter()
             r = run_asae("simple", code_size=2, seed=seed, **asae_size, **kw)
-            rows.append(dict(model="ASAE", optimiser=name, seed=seed, stage1_mi=float("nan"),
-                             stage1_truth=float("nan"), final_mi=float(r["mi"][-1]),
-                             final_truth=float(r["probe"][-1]), min_mi=float(np.nanmin(r["mi"][1:])),
-                             final_mse=float(r["final_mse"]), seconds=time.perf_counter() - t))
-            print("  ", {k: (round(v, 4) if isinstance(v, float) else v) for k, v in rows[-1].items()}, flush=True)
+            rows.append(
+                dict(
+                    model="ASAE",
+                    optimiser=name,
+                    seed=seed,
+                    stage1_mi=float("nan"),
+                    stage1_truth=float("nan"),
+                    final_mi=float(r["mi"][-1]),
+                    final_truth=float(r["probe"][-1]),
+                    min_mi=float(np.nanmin(r["mi"][1:])),
+                    final_mse=float(r["final_mse"]),
+                    seconds=time.perf_counter() - t,
+                )
+            )
+            print(
+                "  ",
+                {k: (round(v, 4) if isinstance(v, float) else v) for k, v in rows[-1].items()},
+                flush=True,
+            )
 
     print(f"\n{'model':5} {'optimiser':40} {'stage-1 MI':>16} {'final MI':>16} {'final truth':>16}")
     for model, table in (("DDN", ddn_table), ("ASAE", asae_table)):
         for name in table:
             rs = [r for r in rows if r["model"] == model and r["optimiser"] == name]
             s1 = mean_sd([r["stage1_mi"] for r in rs]) if model == "DDN" else f"{'-':>16}"
-            print(f"{model:5} {name:40} {s1:>16} {mean_sd([r['final_mi'] for r in rs]):>16} "
-                  f"{mean_sd([r['final_truth'] for r in rs]):>16}")
-    print(f"(mean +- sd over {len(seeds)} seeds; MI in nats (KSG); truth = lib.metrics probe score, "
-          f"0 = not disentangled, 1 = perfect; {time.perf_counter() - t_all:.0f} s in all)")
+            print(
+                f"{model:5} {name:40} {s1:>16} {mean_sd([r['final_mi'] for r in rs]):>16} "
+                f"{mean_sd([r['final_truth'] for r in rs]):>16}"
+            )
+    print(
+        f"(mean +- sd over {len(seeds)} seeds; MI in nats (KSG); truth = lib.metrics probe score, "
+        f"0 = not disentangled, 1 = perfect; {time.perf_counter() - t_all:.0f} s in all)"
+    )
     if args.out:
         with open(args.out, "w") as f:
             json.dump(dict(ddn_size=ddn_size, asae_size=asae_size, runs=rows), f, indent=1)

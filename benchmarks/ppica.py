@@ -11,6 +11,7 @@ noise of the same shape. Single-threaded (numba and BLAS), as inside a sweep wor
 
     python benchmarks/ppica.py            # prints a table; --quick for a smaller run
 """
+
 import argparse
 import time
 
@@ -36,6 +37,7 @@ def sources(kind, n, d):
     if kind == "laplace":
         return np.random.default_rng(0).laplace(size=(n, d))
     from lib.data import make_composite
+
     X = make_composite("upright012_rot345", n=n, seed=0).x.reshape(n, -1).astype(np.float64)
     components, _, mean, _ = _fit_ica(X, d, 1e-2, 1000, 0)
     return (X - mean) @ components.T
@@ -52,7 +54,8 @@ def bench(kind, n, d, repeat):
     row = {"data": kind, "n": n, "d": d}
     row["scratch"] = best_time(lambda: ksg_mi(S[:, moved], S[:, ~moved], device="cpu"), repeat)
     row["radii reused"] = best_time(
-        lambda: ksg_from_radii(z[:, moved], z[:, ~moved], eps, 3, device="cpu"), repeat)
+        lambda: ksg_from_radii(z[:, moved], z[:, ~moved], eps, 3, device="cpu"), repeat
+    )
     start = time.process_time()
     state = IncrementalKSG(z, eps, in_a, 3)
     row["setup"] = time.process_time() - start
@@ -70,17 +73,24 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="n = 400 only")
     args = parser.parse_args(argv)
     numba.set_num_threads(1)
-    cases = ([("composites", 400, 50)] if args.quick else
-             [("composites", 1500, 50), ("composites", 1500, 200), ("laplace", 5000, 200)])
-    print(f"{'data':>10} {'n':>5} {'d':>4} {'scratch':>9} {'radii':>9} {'setup':>8} "
-          f"{'increm.':>9} {'commit':>9} {'x scratch':>10} {'x radii':>8}   (CPU seconds)")
+    cases = (
+        [("composites", 400, 50)]
+        if args.quick
+        else [("composites", 1500, 50), ("composites", 1500, 200), ("laplace", 5000, 200)]
+    )
+    print(
+        f"{'data':>10} {'n':>5} {'d':>4} {'scratch':>9} {'radii':>9} {'setup':>8} "
+        f"{'increm.':>9} {'commit':>9} {'x scratch':>10} {'x radii':>8}   (CPU seconds)"
+    )
     with threadpool_limits(1):
         for kind, n, d in cases:
             r = bench(kind, n, d, repeat=2 if n > 2000 else 3)
-            print(f"{kind:>10} {n:>5} {d:>4} {r['scratch']:9.4f} {r['radii reused']:9.4f} "
-                  f"{r['setup']:8.3f} {r['incremental']:9.5f} {r['commit']:9.5f} "
-                  f"{r['speed-up vs scratch']:10.0f} {r['speed-up vs radii reused']:8.0f}",
-                  flush=True)
+            print(
+                f"{kind:>10} {n:>5} {d:>4} {r['scratch']:9.4f} {r['radii reused']:9.4f} "
+                f"{r['setup']:8.3f} {r['incremental']:9.5f} {r['commit']:9.5f} "
+                f"{r['speed-up vs scratch']:10.0f} {r['speed-up vs radii reused']:8.0f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

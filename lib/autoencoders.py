@@ -13,6 +13,7 @@ optimiser, learning rate, L1 on weights or code activations and denoising (``asa
 the optimisers, eq. 7.4's RMSprop among them, are ``lib.nets.make_optimiser``; the loop is in
 ``lib.training``). The layers are ``lib.nets.mlp``.
 """
+
 from torch import nn
 
 from lib.nets import glorot_, mlp
@@ -51,8 +52,13 @@ class ASAE(nn.Module):
 
     def forward(self, x):
         out_a, out_b = self.a(x), self.b(x)
-        return {"y": out_a["y"] + out_b["y"], "y_a": out_a["y"], "y_b": out_b["y"],
-                "z_a": out_a["z"], "z_b": out_b["z"]}
+        return {
+            "y": out_a["y"] + out_b["y"],
+            "y_a": out_a["y"],
+            "y_b": out_b["y"],
+            "z_a": out_a["z"],
+            "z_b": out_b["z"],
+        }
 
 
 def codes_of(out):

@@ -44,6 +44,7 @@ single run also uses the global RNG there, so neither is tied to the seed).
 Memory and time grow about linearly in K; the point is fewer, larger kernels (GPU) and one Python
 loop instead of K (see ``benchmarks/training.py`` and ``lib.costs`` for measured costs).
 """
+
 from __future__ import annotations
 
 import copy
@@ -57,9 +58,20 @@ from torch.func import functional_call, stack_module_state
 
 from lib.autoencoders import ASAE, asae_loss
 from lib.ddn import DDN, DDNConfig, DDNTrainer, encoding_losses, make_optimizer, reconstruction_losses, sq_err
-from lib.nets import device as choose_device, make_optimiser
-from lib.training import (TrainConfig, _composite, as_checkpoint, as_tensor, asae_epoch_scores,
-                          evaluate, example_rows, final_truth_scores, rng_states, set_rng_states)
+from lib.nets import device as choose_device
+from lib.nets import make_optimiser
+from lib.training import (
+    TrainConfig,
+    _composite,
+    as_checkpoint,
+    as_tensor,
+    asae_epoch_scores,
+    evaluate,
+    example_rows,
+    final_truth_scores,
+    rng_states,
+    set_rng_states,
+)
 
 
 # ----------------------------------------------------------------------------- stacking
@@ -94,7 +106,7 @@ class Stacked:
             raise ValueError("the same model object appears twice; pass K distinct models")
         self.models = list(models)
         self.k = len(models)
-        params, buffers = stack_module_state(self.models)   # leaves requiring grad
+        params, buffers = stack_module_state(self.models)  # leaves requiring grad
         self.params = {n: params[n] for n, _ in self.models[0].named_parameters()}
         self.buffers = {n: buffers[n] for n, _ in self.models[0].named_buffers()}
         self._wrap = _Apply(copy.deepcopy(self.models[0]).to("meta"))
@@ -126,8 +138,10 @@ class Stacked:
         return self.models
 
     def state(self) -> dict:
-        return {"params": {n: t.detach().clone() for n, t in self.params.items()},
-                "buffers": {n: t.clone() for n, t in self.buffers.items()}}
+        return {
+            "params": {n: t.detach().clone() for n, t in self.params.items()},
+            "buffers": {n: t.clone() for n, t in self.buffers.items()},
+        }
 
     @torch.no_grad()
     def load_state(self, state: dict) -> None:
@@ -148,8 +162,15 @@ def split_optimiser_state(stacked_opt, stacked_params, opts, params_per_seed) ->
             continue
         for k, opt in enumerate(opts):
             opt.state[params_per_seed[k][j]] = {
-                key: (v[k].clone() if torch.is_tensor(v) and v.shape == big.shape else
-                      v.clone() if torch.is_tensor(v) else copy.deepcopy(v)) for key, v in st.items()}
+                key: (
+                    v[k].clone()
+                    if torch.is_tensor(v) and v.shape == big.shape
+                    else v.clone()
+                    if torch.is_tensor(v)
+                    else copy.deepcopy(v)
+                )
+                for key, v in st.items()
+            }
 
 
 def stack_optimiser_state(stacked_opt, stacked_params, opts, params_per_seed) -> None:
@@ -161,8 +182,15 @@ def stack_optimiser_state(stacked_opt, stacked_params, opts, params_per_seed) ->
         if not all(states):
             raise ValueError("some seeds have optimiser state for a parameter and others not")
         stacked_opt.state[big] = {
-            key: (torch.stack([s[key] for s in states]) if torch.is_tensor(v) and v.dim() > 0 else
-                  v.clone() if torch.is_tensor(v) else copy.deepcopy(v)) for key, v in states[0].items()}
+            key: (
+                torch.stack([s[key] for s in states])
+                if torch.is_tensor(v) and v.dim() > 0
+                else v.clone()
+                if torch.is_tensor(v)
+                else copy.deepcopy(v)
+            )
+            for key, v in states[0].items()
+        }
 
 
 def _check_seeds(seeds, k):
@@ -175,8 +203,14 @@ def _check_seeds(seeds, k):
 
 
 # ----------------------------------------------------------------------------- ASAE
-def build_asaes(seeds, n_input: int, n_code: int = 2, n_hidden: int = 1000, dropout: float = 0.0,
-                device: str | None = None) -> list[ASAE]:
+def build_asaes(
+    seeds,
+    n_input: int,
+    n_code: int = 2,
+    n_hidden: int = 1000,
+    dropout: float = 0.0,
+    device: str | None = None,
+) -> list[ASAE]:
     """One ASAE per seed, each built exactly as ``lib.training.run_asae`` builds it
     (``torch.manual_seed(seed)``, then ``ASAE(...)``)."""
     out = []
@@ -190,8 +224,9 @@ def _asae_step_loss(model, inp, target, l1_weight, l1_activation, reduce):
     return asae_loss(model, model(inp), target, l1_weight, l1_activation, reduce)
 
 
-def train_batched(models_or_seeds, x, config: TrainConfig, seeds=None, on_epoch=None, checkpoint=None,
-                  **model_kw):
+def train_batched(
+    models_or_seeds, x, config: TrainConfig, seeds=None, on_epoch=None, checkpoint=None, **model_kw
+):
     """Train K autoencoders at once, each exactly as ``lib.training.train(model, x, config)`` with
     ``config.seed`` = its seed; return ``(models, histories)``.
 
@@ -235,13 +270,20 @@ def train_batched(models_or_seeds, x, config: TrainConfig, seeds=None, on_epoch=
     for epoch in range(done, config.epochs):
         order = torch.stack([torch.randperm(n, generator=g, device=x.device) for g in gens])
         for start in range(0, n, config.batch_size):
-            target = x[order[:, start:start + config.batch_size]]          # [K, B, D]
+            target = x[order[:, start : start + config.batch_size]]  # [K, B, D]
             inp = target
             if config.noise_std:
-                noise = torch.stack([torch.randn(target.shape[1:], generator=g, device=x.device) for g in gens])
+                noise = torch.stack(
+                    [torch.randn(target.shape[1:], generator=g, device=x.device) for g in gens]
+                )
                 inp = target + config.noise_std * noise
-            losses = st.call(lambda m, i, t: _asae_step_loss(m, i, t, config.l1_weight, config.l1_activation,
-                                                              config.loss_reduce), inp, target)
+            losses = st.call(
+                lambda m, i, t: _asae_step_loss(
+                    m, i, t, config.l1_weight, config.l1_activation, config.loss_reduce
+                ),
+                inp,
+                target,
+            )
             opt.zero_grad(set_to_none=True)
             losses.sum().backward()
             opt.step()
@@ -249,8 +291,15 @@ def train_batched(models_or_seeds, x, config: TrainConfig, seeds=None, on_epoch=
             for h, m in zip(histories, st.unstack()):
                 h.append(on_epoch(m))
         if ckpt:
-            ckpt.save({"stacked": st.state(), "opt": opt.state_dict(), "rng": rng_states(*gens),
-                       "epoch": epoch + 1, "history": histories})
+            ckpt.save(
+                {
+                    "stacked": st.state(),
+                    "opt": opt.state_dict(),
+                    "rng": rng_states(*gens),
+                    "epoch": epoch + 1,
+                    "history": histories,
+                }
+            )
     if ckpt:
         ckpt.remove()
     for m in st.unstack():
@@ -258,10 +307,27 @@ def train_batched(models_or_seeds, x, config: TrainConfig, seeds=None, on_epoch=
     return st.models, histories
 
 
-def run_asae_batched(seeds, kind="simple", n=2500, code_size=2, epochs=30, data_seed=0, n_eval=1000,
-                     n_examples=6, optimiser="rmsprop", lr=1e-3, l1_weight=0.0, l1_activation=0.0,
-                     noise_std=0.0, dropout=0.0, batch_size=128, data_dir=None, optimiser_eps=None,
-                     loss_reduce="sum", checkpoint=None) -> list[dict]:
+def run_asae_batched(
+    seeds,
+    kind="simple",
+    n=2500,
+    code_size=2,
+    epochs=30,
+    data_seed=0,
+    n_eval=1000,
+    n_examples=6,
+    optimiser="rmsprop",
+    lr=1e-3,
+    l1_weight=0.0,
+    l1_activation=0.0,
+    noise_std=0.0,
+    dropout=0.0,
+    batch_size=128,
+    data_dir=None,
+    optimiser_eps=None,
+    loss_reduce="sum",
+    checkpoint=None,
+) -> list[dict]:
     """``lib.training.run_asae`` for every seed in ``seeds`` at once (one batched model): a list of
     the results ``run_asae(seed=s, ...)`` returns, in the order of ``seeds``, equal within float
     tolerance. ``cpu_s`` is the batch's CPU seconds divided by K. ``checkpoint``: one for the
@@ -276,9 +342,17 @@ def run_asae_batched(seeds, kind="simple", n=2500, code_size=2, epochs=30, data_
     ev = slice(0, n_eval)
     parts = (data.part_a[ev].reshape(n_eval, -1), data.part_b[ev].reshape(n_eval, -1))
     hook = lambda m: asae_epoch_scores(m, x[ev], *parts, data.label_a[ev], data.label_b[ev], random_state=0)
-    config = TrainConfig(epochs=epochs, batch_size=batch_size, optimiser=optimiser, lr=lr, l1_weight=l1_weight,
-                         l1_activation=l1_activation, noise_std=noise_std, optimiser_eps=optimiser_eps,
-                         loss_reduce=loss_reduce)
+    config = TrainConfig(
+        epochs=epochs,
+        batch_size=batch_size,
+        optimiser=optimiser,
+        lr=lr,
+        l1_weight=l1_weight,
+        l1_activation=l1_activation,
+        noise_std=noise_std,
+        optimiser_eps=optimiser_eps,
+        loss_reduce=loss_reduce,
+    )
     ckpt = as_checkpoint(checkpoint)
     models, histories = train_batched(models, x, config, seeds=seeds, on_epoch=hook, checkpoint=ckpt)
     rows = example_rows(n_examples, n_eval)
@@ -290,9 +364,11 @@ def run_asae_batched(seeds, kind="simple", n=2500, code_size=2, epochs=30, data_
         examples = np.stack([x_np[rows], out["y_a"][rows], out["y_b"][rows], out["y"][rows]])
         result = {key: np.array([h[key] for h in history]) for key in history[0]}
         result.update(final_truth_scores(out, data, ev, parts))
-        result.update(final_mse=float(np.mean((out["y"] - x_np) ** 2)),
-                      examples=examples.reshape(4, n_examples, *shape).astype(np.float32),
-                      source=str(getattr(data, "source", kind)))
+        result.update(
+            final_mse=float(np.mean((out["y"] - x_np) ** 2)),
+            examples=examples.reshape(4, n_examples, *shape).astype(np.float32),
+            source=str(getattr(data, "source", kind)),
+        )
         results.append(result)
     cpu_s = (time.process_time() - cpu0 + (ckpt.cpu_before if ckpt else 0.0)) / len(seeds)
     for result in results:
@@ -358,14 +434,14 @@ class BatchedDDNTrainer:
         dev = choose_device(device)
         xt = torch.from_numpy(x).to(dev)
         models, gens = [], []
-        for s in seeds:   # as DDNTrainer.__init__: global seed, generator seed + 1, then the model
+        for s in seeds:  # as DDNTrainer.__init__: global seed, generator seed + 1, then the model
             torch.manual_seed(s)
             gens.append(torch.Generator(device="cpu").manual_seed(s + 1))
             models.append(DDN(x.shape[1], cfg).to(dev))
         self._setup(xt, cfg, dev, seeds, models, gens)
 
     @classmethod
-    def from_trainers(cls, trainers: list[DDNTrainer], seeds=None) -> "BatchedDDNTrainer":
+    def from_trainers(cls, trainers: list[DDNTrainer], seeds=None) -> BatchedDDNTrainer:
         """Stack K DDNTrainers (same data, config, device) with their weights, optimiser states and
         generators; the trainers' own models are not used afterwards (state is copied)."""
         t0 = trainers[0]
@@ -380,10 +456,17 @@ class BatchedDDNTrainer:
             gens.append(g)
         seeds = list(range(len(trainers))) if seeds is None else seeds
         self._setup(t0.x, t0.cfg, t0.device, _check_seeds(seeds, len(trainers)), models, gens)
-        for name, group in (("opt_enc", "encoder_parameters"), ("opt_pred", "predictor_parameters"),
-                            ("opt_dec", "decoder_parameters")):
-            stack_optimiser_state(getattr(self, name), self._groups[name], [getattr(t, name) for t in trainers],
-                                  [getattr(t.model, group)() for t in trainers])
+        for name, group in (
+            ("opt_enc", "encoder_parameters"),
+            ("opt_pred", "predictor_parameters"),
+            ("opt_dec", "decoder_parameters"),
+        ):
+            stack_optimiser_state(
+                getattr(self, name),
+                self._groups[name],
+                [getattr(t, name) for t in trainers],
+                [getattr(t.model, group)() for t in trainers],
+            )
         return self
 
     def _setup(self, x, cfg, dev, seeds, models, gens):
@@ -394,7 +477,8 @@ class BatchedDDNTrainer:
         self._groups = {
             "opt_enc": [self.st.params[n] for n in self.st.names_of(m0.encoder_parameters())],
             "opt_pred": [self.st.params[n] for n in self.st.names_of(m0.predictor_parameters())],
-            "opt_dec": [self.st.params[n] for n in self.st.names_of(m0.decoder_parameters())]}
+            "opt_dec": [self.st.params[n] for n in self.st.names_of(m0.decoder_parameters())],
+        }
         self.opt_enc = make_optimizer(self._groups["opt_enc"], cfg.lr_enc, cfg)
         self.opt_pred = make_optimizer(self._groups["opt_pred"], cfg.lr_pred, cfg)
         self.opt_dec = make_optimizer(self._groups["opt_dec"], cfg.lr_dec, cfg)
@@ -402,8 +486,14 @@ class BatchedDDNTrainer:
     # -- state
     def state(self) -> dict:
         """Weights, buffers, the three optimisers and the K generators (copies, not views)."""
-        return {"stacked": self.st.state(), "rng": rng_states(*self.gens),
-                **{name: copy.deepcopy(getattr(self, name).state_dict()) for name in ("opt_enc", "opt_pred", "opt_dec")}}
+        return {
+            "stacked": self.st.state(),
+            "rng": rng_states(*self.gens),
+            **{
+                name: copy.deepcopy(getattr(self, name).state_dict())
+                for name in ("opt_enc", "opt_pred", "opt_dec")
+            },
+        }
 
     def load_state(self, state: dict) -> None:
         self.st.load_state(state["stacked"])
@@ -425,17 +515,24 @@ class BatchedDDNTrainer:
             tr.opt_pred = make_optimizer(model.predictor_parameters(), self.cfg.lr_pred, self.cfg)
             tr.opt_dec = make_optimizer(model.decoder_parameters(), self.cfg.lr_dec, self.cfg)
             out.append(tr)
-        for name, group in (("opt_enc", "encoder_parameters"), ("opt_pred", "predictor_parameters"),
-                            ("opt_dec", "decoder_parameters")):
-            split_optimiser_state(getattr(self, name), self._groups[name], [getattr(t, name) for t in out],
-                                  [getattr(t.model, group)() for t in out])
+        for name, group in (
+            ("opt_enc", "encoder_parameters"),
+            ("opt_pred", "predictor_parameters"),
+            ("opt_dec", "decoder_parameters"),
+        ):
+            split_optimiser_state(
+                getattr(self, name),
+                self._groups[name],
+                [getattr(t, name) for t in out],
+                [getattr(t.model, group)() for t in out],
+            )
         return out
 
     # -- data and noise
     def batches(self):
         perms = torch.stack([torch.randperm(len(self.x), generator=g) for g in self.gens])
         for i in range(0, perms.shape[1], self.cfg.batch_size):
-            idx = perms[:, i:i + self.cfg.batch_size]
+            idx = perms[:, i : i + self.cfg.batch_size]
             if idx.shape[1] > 1:
                 yield self.x[idx.to(self.device)]
 
@@ -445,7 +542,9 @@ class BatchedDDNTrainer:
         shape = (b, self.cfg.n_code)
         if self.device != "cpu":
             return torch.randn((n_steps, 2, self.k) + shape, device=self.device)
-        per_seed = [torch.stack([torch.randn(shape, generator=g) for _ in range(2 * n_steps)]) for g in self.gens]
+        per_seed = [
+            torch.stack([torch.randn(shape, generator=g) for _ in range(2 * n_steps)]) for g in self.gens
+        ]
         return torch.stack(per_seed, dim=1).reshape((n_steps, 2, self.k) + shape)
 
     @staticmethod
@@ -460,8 +559,9 @@ class BatchedDDNTrainer:
     def _extra_predictor_steps(self, xb, noise) -> None:
         sigma = self.cfg.sigma
         for s in range(self.cfg.pred_steps - 1):
-            losses = self.st.call(lambda m, x_, nb, na: _extra_pred(m, x_, nb, na, sigma), xb, noise[s, 0],
-                                  noise[s, 1])
+            losses = self.st.call(
+                lambda m, x_, nb, na: _extra_pred(m, x_, nb, na, sigma), xb, noise[s, 0], noise[s, 1]
+            )
             self._step(losses, self.opt_pred)
 
     def stage1_step(self, xb) -> dict:
@@ -469,8 +569,9 @@ class BatchedDDNTrainer:
         noise = self._noise(xb.shape[1], self.cfg.pred_steps)
         self._extra_predictor_steps(xb, noise)
         sigma = self.cfg.sigma
-        total, l_ba, l_ab = self.st.call(lambda m, x_, nb, na: _stage1(m, x_, nb, na, sigma), xb, noise[-1, 0],
-                                         noise[-1, 1])
+        total, l_ba, l_ab = self.st.call(
+            lambda m, x_, nb, na: _stage1(m, x_, nb, na, sigma), xb, noise[-1, 0], noise[-1, 1]
+        )
         self._step(total, self.opt_enc, self.opt_pred)
         return {"pred_loss_ba": l_ba.detach(), "pred_loss_ab": l_ab.detach()}
 
@@ -487,8 +588,9 @@ class BatchedDDNTrainer:
         if self.cfg.recon_reduce == "mean":
             alpha = alpha / xb.shape[2]
         sigma = self.cfg.sigma
-        total, l_ba, l_ab, r_ab = self.st.call(lambda m, x_, nb, na: _stage3(m, x_, nb, na, sigma, alpha), xb,
-                                               noise[-1, 0], noise[-1, 1])
+        total, l_ba, l_ab, r_ab = self.st.call(
+            lambda m, x_, nb, na: _stage3(m, x_, nb, na, sigma, alpha), xb, noise[-1, 0], noise[-1, 1]
+        )
         self._step(total, self.opt_enc, self.opt_pred, self.opt_dec)
         return {"pred_loss_ba": l_ba.detach(), "pred_loss_ab": l_ab.detach(), "recon_loss": r_ab.detach()}
 
@@ -497,8 +599,11 @@ class BatchedDDNTrainer:
         if stage not in (1, 2, 3):
             raise ValueError(f"stage must be 1, 2 or 3, got {stage}")
         self.st.training = True
-        step = {1: self.stage1_step, 2: self.stage2_step,
-                3: lambda xb: self.stage3_step(xb, self.cfg.alpha if alpha is None else alpha)}[stage]
+        step = {
+            1: self.stage1_step,
+            2: self.stage2_step,
+            3: lambda xb: self.stage3_step(xb, self.cfg.alpha if alpha is None else alpha),
+        }[stage]
         logs = [step(xb) for xb in self.batches()]
         means = {key: torch.stack([d[key] for d in logs]).double().mean(0).cpu().numpy() for key in logs[0]}
         return [{key: float(v[k]) for key, v in means.items()} for k in range(self.k)]

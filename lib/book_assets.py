@@ -10,6 +10,7 @@ console errors every page had (a duplicated sphinx-thebe script, an empty theme 
 Enabled in `_config.yml` under `sphinx: extra_extensions: [lib.book_assets]`. The book's pages are
 checked in a real browser by `tests/browser/check_pages.py`.
 """
+
 from __future__ import annotations
 
 import importlib.metadata

@@ -10,6 +10,7 @@ conclusion) is re-read whenever any other page is, and when those records change
 
 Enabled in ``_config.yml`` (``sphinx: extra_extensions: [lib.book_stamps]``).
 """
+
 import hashlib
 from pathlib import Path
 
@@ -54,8 +55,7 @@ def _outdated(app, env, added, changed, removed):
     """Pages whose stamp differs from the one they were last read with (Sphinx event)."""
     old = getattr(env, "book_stamps", {})
     notebooks = _notebooks(env)
-    stale = {d for d, path in notebooks.items()
-             if old.get(d) != page_stamp(path, *_build_inputs(app))}
+    stale = {d for d, path in notebooks.items() if old.get(d) != page_stamp(path, *_build_inputs(app))}
     readers = {d for d, path in notebooks.items() if READS_RECORDS in chapter_modules(path)}
     if (stale | set(added) | set(changed)) - readers:
         stale |= readers
@@ -80,5 +80,4 @@ def setup(app):
     app.connect("env-get-outdated", _outdated)
     app.connect("doctree-read", _stamp_read)
     app.connect("env-purge-doc", _purge)
-    return {"version": "1", "parallel_read_safe": False, "parallel_write_safe": True,
-            "env_version": 1}
+    return {"version": "1", "parallel_read_safe": False, "parallel_write_safe": True, "env_version": 1}

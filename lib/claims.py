@@ -11,6 +11,7 @@ words and numbers, and a verdict from one of the rules below, written next to th
 The record stores ``claims`` (a list of dicts); chapters show them through ``glue`` and chapter
 10 is generated from them.
 """
+
 import math
 
 import numpy as np
@@ -64,12 +65,19 @@ def holds(condition, partly=False):
 
 def make_claim(claim_id, *, thesis, ours, verdict, method, value=None, rule=None, **extra):
     """One registry entry, validated: a non-empty id and statements, a known verdict."""
-    for name, text in (("claim id", claim_id), ("thesis", thesis), ("ours", ours),
-                       ("method", method)):
+    for name, text in (("claim id", claim_id), ("thesis", thesis), ("ours", ours), ("method", method)):
         if not isinstance(text, str) or not text.strip():
             raise ValueError(f"{name} of a claim must be a non-empty string, got {text!r}")
-    return {"id": claim_id, "method": method, "thesis": thesis, "ours": ours,
-            "verdict": check_verdict(verdict), "value": value, "rule": rule, **extra}
+    return {
+        "id": claim_id,
+        "method": method,
+        "thesis": thesis,
+        "ours": ours,
+        "verdict": check_verdict(verdict),
+        "value": value,
+        "rule": rule,
+        **extra,
+    }
 
 
 CLEAR_GROUPING = 0.15  # PPICA: mean share above chance for a clear grouping (7.5 of 50 sources)
@@ -86,13 +94,18 @@ def grouping_above_chance(share, chance):
     fewer than two runs. Returns the verdict, the mean excess, the p-value and the rule's text.
     """
     excess = np.asarray(share, float) - np.asarray(chance, float)
-    rule = (f"agrees when the mean assigned share is at least {CLEAR_GROUPING} above chance; "
-            f"partly when it is above chance in every run and significantly so across runs "
-            f"(one-sided t-test, p < {SIGNIFICANCE}); otherwise does not agree")
+    rule = (
+        f"agrees when the mean assigned share is at least {CLEAR_GROUPING} above chance; "
+        f"partly when it is above chance in every run and significantly so across runs "
+        f"(one-sided t-test, p < {SIGNIFICANCE}); otherwise does not agree"
+    )
     if len(excess) < 2:
         return "not tested", float(excess.mean()) if len(excess) else math.nan, math.nan, rule
-    p = (float(ttest_1samp(excess, 0.0, alternative="greater").pvalue) if excess.std() > 0
-         else (0.0 if excess.mean() > 0 else 1.0))
+    p = (
+        float(ttest_1samp(excess, 0.0, alternative="greater").pvalue)
+        if excess.std() > 0
+        else (0.0 if excess.mean() > 0 else 1.0)
+    )
     if excess.mean() >= CLEAR_GROUPING:
         verdict = "agrees"
     else:

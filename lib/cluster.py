@@ -17,6 +17,7 @@ Workers need the repository installed at the same commit (``pip install -r requi
 but no shared disk: functions travel by reference (module and name) and run the worker's code,
 which is why its fingerprint is checked. ``distributed`` is imported only when a cluster is used.
 """
+
 import asyncio
 import socket
 from concurrent.futures import ThreadPoolExecutor
@@ -46,23 +47,26 @@ def probe(address, timeout=CONNECT_TIMEOUT_S):
         async with rpc(address, timeout=timeout, connection_args=tls) as scheduler:
             return await asyncio.wait_for(scheduler.identity(n_workers=0), timeout)
 
-    hint = ("give the address a scheduler prints at start, e.g. tcp://HOST:8786 "
-            "(`dask scheduler`), or unset --scheduler / $BOOK_SCHEDULER to run locally")
+    hint = (
+        "give the address a scheduler prints at start, e.g. tcp://HOST:8786 "
+        "(`dask scheduler`), or unset --scheduler / $BOOK_SCHEDULER to run locally"
+    )
     try:
         with ThreadPoolExecutor(1, thread_name_prefix="dask-probe") as pool:
             info = pool.submit(asyncio.run, ask()).result()
     except (ValueError, TypeError) as err:  # malformed: no port, unknown scheme, ...
         raise ClusterError(f"{address!r} is not a Dask scheduler address ({err}); {hint}") from None
-    except (OSError, asyncio.TimeoutError, TimeoutError) as err:
+    except (OSError, TimeoutError) as err:
         why = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
-        raise ClusterError(f"no Dask scheduler answered at {address!r} within {timeout:g} s "
-                           f"({why}); {hint}") from None
+        raise ClusterError(
+            f"no Dask scheduler answered at {address!r} within {timeout:g} s ({why}); {hint}"
+        ) from None
     except Exception as err:  # something that is not a Dask scheduler answered
-        raise ClusterError(f"{address!r} did not answer as a Dask scheduler "
-                           f"({type(err).__name__}: {err}); {hint}") from None
+        raise ClusterError(
+            f"{address!r} did not answer as a Dask scheduler ({type(err).__name__}: {err}); {hint}"
+        ) from None
     if not isinstance(info, dict) or info.get("type") != "Scheduler":
-        raise ClusterError(f"{address!r} answered but is not a Dask scheduler "
-                           f"({str(info)[:200]}); {hint}")
+        raise ClusterError(f"{address!r} answered but is not a Dask scheduler ({str(info)[:200]}); {hint}")
     return info
 
 
@@ -74,16 +78,19 @@ def connect(address, timeout=CONNECT_TIMEOUT_S):
     """
     probe(address, timeout)
     from distributed import Client
+
     try:
         return Client(address, timeout=timeout, set_as_default=False)
     except Exception as err:
-        raise ClusterError(f"could not connect to the Dask scheduler at {address!r} "
-                           f"({type(err).__name__}: {err})") from err
+        raise ClusterError(
+            f"could not connect to the Dask scheduler at {address!r} ({type(err).__name__}: {err})"
+        ) from err
 
 
 def _on_worker(body, args, kwargs):
     """Run one job on a worker; add the worker's name to the provenance it returns."""
     from distributed import get_worker
+
     i, result, provenance = body(*args, **kwargs)
     try:
         worker = f"{get_worker().address} (host {socket.gethostname()})"
@@ -100,8 +107,8 @@ def run_on_cluster(client, jobs):
     still pending are cancelled when the generator is closed (the client's close does the rest).
     """
     from distributed import as_completed
-    futures = [client.submit(_on_worker, body, args, kwargs, pure=False)
-               for body, args, kwargs in jobs]
+
+    futures = [client.submit(_on_worker, body, args, kwargs, pure=False) for body, args, kwargs in jobs]
     try:
         for future in as_completed(futures, loop=client.loop):
             yield future.result()
@@ -122,18 +129,22 @@ def provenance_warnings(provenance, code, what):
     worker = provenance.get("worker", "unknown worker")
     notes = []
     if provenance["code"] != code:
-        notes.append(f"Dask worker {worker} runs other code than this client: {what} has code "
-                     f"fingerprint {provenance['code']} there and {code} here; its runs are "
-                     f"stored under its fingerprint (a rerun recomputes them) and the sweep is "
-                     f"listed in mixed_code. Install the same commit on every worker.")
+        notes.append(
+            f"Dask worker {worker} runs other code than this client: {what} has code "
+            f"fingerprint {provenance['code']} there and {code} here; its runs are "
+            f"stored under its fingerprint (a rerun recomputes them) and the sweep is "
+            f"listed in mixed_code. Install the same commit on every worker."
+        )
     for request, ident in provenance["data"]:
         try:
             here = data_identity(request)
         except FileNotFoundError:
             here = None
         if here != ident:
-            notes.append(f"Dask worker {worker} read other data than this client for "
-                         f"data_dir={request!r}: {ident.get('source')} there, "
-                         f"{here['source'] if here else 'missing'} here "
-                         f"(set $MNIST_DIR or data_dir alike on every machine)")
+            notes.append(
+                f"Dask worker {worker} read other data than this client for "
+                f"data_dir={request!r}: {ident.get('source')} there, "
+                f"{here['source'] if here else 'missing'} here "
+                f"(set $MNIST_DIR or data_dir alike on every machine)"
+            )
     return notes

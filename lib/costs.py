@@ -9,6 +9,7 @@ model (``lib.batched``), plus K = 1 through the ordinary single-run code ("singl
 an update does not depend on the dataset size; book and thesis runs differ in how many updates
 they make (epochs x ceil(n / 128) per stage), which the caller supplies.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,10 @@ def load_calibration(path=None) -> dict:
     """The calibration document; FileNotFoundError saying how to make it when there is none."""
     path = Path(path) if path is not None else calibration_path()
     if not path.exists():
-        raise FileNotFoundError(f"no training calibration at {path}; measure this machine with "
-                                "`python benchmarks/training.py` (about 4 minutes on 2 CPU cores)")
+        raise FileNotFoundError(
+            f"no training calibration at {path}; measure this machine with "
+            "`python benchmarks/training.py` (about 4 minutes on 2 CPU cores)"
+        )
     doc = json.loads(path.read_text())
     if not isinstance(doc, dict) or "entries" not in doc:
         raise ValueError(f"{path} is not a training calibration (no 'entries')")
@@ -42,8 +45,9 @@ def updates_per_epoch(n: int, batch_size: int = 128) -> int:
     return math.ceil(n / batch_size)
 
 
-def seconds_per_update(model: str, device: str = "cpu", k: int = 1, batched: bool | None = None,
-                       calibration: dict | None = None) -> float:
+def seconds_per_update(
+    model: str, device: str = "cpu", k: int = 1, batched: bool | None = None, calibration: dict | None = None
+) -> float:
     """Wall seconds of one update of ``k`` seeds together on ``device`` (device "cuda:1" reads
     "cuda"). ``batched`` None: the single-run code for k = 1, the batched model for k > 1.
     Between measured K the cost is interpolated linearly; beyond them it is extrapolated
@@ -60,8 +64,10 @@ def seconds_per_update(model: str, device: str = "cpu", k: int = 1, batched: boo
     rows = [e for e in doc["entries"] if e["model"] == model and e["device"] == dev]
     if not rows:
         have = sorted({e["device"] for e in doc["entries"]})
-        raise KeyError(f"no calibration for {model} on {dev!r} (measured: {have}); run "
-                       f"benchmarks/training.py on a machine with that device")
+        raise KeyError(
+            f"no calibration for {model} on {dev!r} (measured: {have}); run "
+            f"benchmarks/training.py on a machine with that device"
+        )
     if not batched:
         single = [e for e in rows if e["mode"] == "single"]
         if single:
@@ -76,12 +82,21 @@ def seconds_per_update(model: str, device: str = "cpu", k: int = 1, batched: boo
         return pts[0][1] * k / pts[0][0]
     below = [p for p in pts if p[0] < k]
     above = [p for p in pts if p[0] > k]
-    (k0, s0), (k1, s1) = (below[-1], above[0]) if below and above else (pts[0], pts[1]) if not below else (pts[-2], pts[-1])
+    (k0, s0), (k1, s1) = (
+        (below[-1], above[0]) if below and above else (pts[0], pts[1]) if not below else (pts[-2], pts[-1])
+    )
     return max(s0 + (s1 - s0) * (k - k0) / (k1 - k0), 0.0)
 
 
-def estimate_seconds(model: str, n_updates, device: str = "cpu", k: int = 1, batched: bool | None = None,
-                     n_params: int | None = None, calibration: dict | None = None) -> float:
+def estimate_seconds(
+    model: str,
+    n_updates,
+    device: str = "cpu",
+    k: int = 1,
+    batched: bool | None = None,
+    n_params: int | None = None,
+    calibration: dict | None = None,
+) -> float:
     """Wall seconds for ``k`` runs of ``n_updates`` updates each, batched together when k > 1
     (k = 1: one ordinary run).
 
@@ -94,11 +109,15 @@ def estimate_seconds(model: str, n_updates, device: str = "cpu", k: int = 1, bat
     if model == "ddn":
         if len(n_updates) != 3:
             raise ValueError("model 'ddn' needs n_updates = (stage 1, stage 2, stage 3)")
-        return sum(estimate_seconds(f"ddn_stage{i + 1}", n, device, k, batched, n_params, doc)
-                   for i, n in enumerate(n_updates))
+        return sum(
+            estimate_seconds(f"ddn_stage{i + 1}", n, device, k, batched, n_params, doc)
+            for i, n in enumerate(n_updates)
+        )
     s = seconds_per_update(model, device, k, batched, doc)
     if n_params:
-        measured = next((e.get("n_params") for e in doc["entries"] if e["model"] == model and e.get("n_params")), None)
+        measured = next(
+            (e.get("n_params") for e in doc["entries"] if e["model"] == model and e.get("n_params")), None
+        )
         if measured:
             s *= n_params / measured
     return float(n_updates) * s

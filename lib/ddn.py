@@ -27,16 +27,18 @@ and no heavy-ball term; `momentum=0.9` adds a literal heavy-ball momentum on top
 `optimizer="torch-rmsprop"` is the book's earlier torch.optim.RMSprop (eps outside the root),
 kept to measure the difference.
 """
+
 from __future__ import annotations
 
-from dataclasses import dataclass, asdict
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
-from lib.nets import check_rmsprop_args, device as choose_device, make_optimiser, mlp
 from lib.metrics import code_scores, disentanglement_where_scorable, reconstruction_score
+from lib.nets import check_rmsprop_args, make_optimiser, mlp
+from lib.nets import device as choose_device
 from lib.training import as_checkpoint, rng_states, set_rng_states
 
 CODE_NORMS = ("none", "batch")
@@ -48,27 +50,27 @@ OPTIMIZERS = ("rmsprop", "sgd", "torch-rmsprop")
 class DDNConfig:
     """Architecture and optimiser settings (section 9.3, eq. 9.13-9.15)."""
 
-    n_code: int = 10            # N, units per cause
-    enc_layers: int = 1         # L_e
-    pred_layers: int = 1        # L_p
-    dec_layers: int = 1         # L_d
-    hidden: int = 1000          # units per hidden layer
+    n_code: int = 10  # N, units per cause
+    enc_layers: int = 1  # L_e
+    pred_layers: int = 1  # L_p
+    dec_layers: int = 1  # L_d
+    hidden: int = 1000  # units per hidden layer
     lr_enc: float = 1e-4
     lr_pred: float = 1e-3
     lr_dec: float = 1e-3
     optimizer: str = "rmsprop"  # eq. 7.4; "sgd" for Fig 9.4; "torch-rmsprop": the earlier torch one
-    rms_alpha: float = 0.9      # RMSprop squared-gradient decay gamma ("rho" in Keras/Lasagne)
-    rms_eps: float = 1e-6       # RMSprop eps (inside the root for eq. 7.4; Lasagne's default)
-    rms_form: str = "lasagne"   # eq. 7.4's accumulator: "lasagne" (1 - gamma) g^2 or "printed" g^2
-    momentum: float = 0.0       # heavy-ball momentum on top of eq. 7.4 (SGD: eq. 7.3's momentum)
-    sigma: float = 0.1          # denoising noise on the predictor input (eq. 9.12)
-    alpha: float = 0.1          # reconstruction weight in stage 3 (eq. 9.11)
+    rms_alpha: float = 0.9  # RMSprop squared-gradient decay gamma ("rho" in Keras/Lasagne)
+    rms_eps: float = 1e-6  # RMSprop eps (inside the root for eq. 7.4; Lasagne's default)
+    rms_form: str = "lasagne"  # eq. 7.4's accumulator: "lasagne" (1 - gamma) g^2 or "printed" g^2
+    momentum: float = 0.0  # heavy-ball momentum on top of eq. 7.4 (SGD: eq. 7.3's momentum)
+    sigma: float = 0.1  # denoising noise on the predictor input (eq. 9.12)
+    alpha: float = 0.1  # reconstruction weight in stage 3 (eq. 9.11)
     alpha_end: float | None = None  # if set, alpha is annealed linearly to this over stage 3
     batch_size: int = 128
-    shared_encoder: bool = False    # section 9.5.1: one encoder outputs both codes
-    code_norm: str = "none"         # "batch": our change, standardised codes
-    pred_steps: int = 1             # predictor updates per encoder update
-    recon_reduce: str = "sum"       # eq. 9.11's reconstruction term: summed or averaged over pixels
+    shared_encoder: bool = False  # section 9.5.1: one encoder outputs both codes
+    code_norm: str = "none"  # "batch": our change, standardised codes
+    pred_steps: int = 1  # predictor updates per encoder update
+    recon_reduce: str = "sum"  # eq. 9.11's reconstruction term: summed or averaged over pixels
 
     def __post_init__(self):
         if self.code_norm not in CODE_NORMS:
@@ -78,12 +80,27 @@ class DDNConfig:
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
         try:
-            check_rmsprop_args(min(self.lr_enc, self.lr_pred, self.lr_dec), self.rms_alpha, self.rms_eps,
-                               self.momentum, self.rms_form)
+            check_rmsprop_args(
+                min(self.lr_enc, self.lr_pred, self.lr_dec),
+                self.rms_alpha,
+                self.rms_eps,
+                self.momentum,
+                self.rms_form,
+            )
         except ValueError as err:
-            raise ValueError(f"{err} (DDNConfig: lr is lr_enc/lr_pred/lr_dec, gamma is rms_alpha, eps is "
-                             "rms_eps, form is rms_form)") from None
-        for name in ("n_code", "enc_layers", "pred_layers", "dec_layers", "hidden", "batch_size", "pred_steps"):
+            raise ValueError(
+                f"{err} (DDNConfig: lr is lr_enc/lr_pred/lr_dec, gamma is rms_alpha, eps is "
+                "rms_eps, form is rms_form)"
+            ) from None
+        for name in (
+            "n_code",
+            "enc_layers",
+            "pred_layers",
+            "dec_layers",
+            "hidden",
+            "batch_size",
+            "pred_steps",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
 
@@ -205,9 +222,13 @@ class DDNTrainer:
     def state(self) -> dict:
         """Everything training changes: weights, the three optimisers, the RNG states (for a
         per-epoch checkpoint; plain tensors and dicts, loadable with weights_only=True)."""
-        return {"model": self.model.state_dict(), "opt_enc": self.opt_enc.state_dict(),
-                "opt_pred": self.opt_pred.state_dict(), "opt_dec": self.opt_dec.state_dict(),
-                "rng": rng_states(self.gen)}
+        return {
+            "model": self.model.state_dict(),
+            "opt_enc": self.opt_enc.state_dict(),
+            "opt_pred": self.opt_pred.state_dict(),
+            "opt_dec": self.opt_dec.state_dict(),
+            "rng": rng_states(self.gen),
+        }
 
     def load_state(self, state: dict) -> None:
         """Continue from a ``state()``: the rest of the run is exactly the uninterrupted one."""
@@ -219,7 +240,7 @@ class DDNTrainer:
     def batches(self):
         perm = torch.randperm(len(self.x), generator=self.gen)
         for i in range(0, len(perm), self.cfg.batch_size):
-            idx = perm[i:i + self.cfg.batch_size]
+            idx = perm[i : i + self.cfg.batch_size]
             if len(idx) > 1:
                 yield self.x[idx.to(self.device)]
 
@@ -267,7 +288,7 @@ class DDNTrainer:
         l_ba, l_ab = predictive_losses(self.model, za, zb, self.cfg.sigma, self._noise_gen())
         e_a, e_b = encoding_losses(self.model, za, zb)
         if self.cfg.recon_reduce == "mean":
-            alpha = alpha / xb.shape[1]   # alpha x (reconstruction error averaged over pixels)
+            alpha = alpha / xb.shape[1]  # alpha x (reconstruction error averaged over pixels)
         r_a, r_b, r_ab = reconstruction_losses(self.model, xb, za, zb, alpha=alpha)
         # eq. 9.11 adds alpha*l^R_ab to each encoder's loss; scale_grad routes alpha*grad to
         # both encoders (each encoder's parameters only see their own code's path).
@@ -283,8 +304,11 @@ class DDNTrainer:
         if stage not in (1, 2, 3):
             raise ValueError(f"stage must be 1, 2 or 3, got {stage}")
         self.model.train()
-        step = {1: self.stage1_step, 2: self.stage2_step,
-                3: lambda xb: self.stage3_step(xb, self.cfg.alpha if alpha is None else alpha)}[stage]
+        step = {
+            1: self.stage1_step,
+            2: self.stage2_step,
+            3: lambda xb: self.stage3_step(xb, self.cfg.alpha if alpha is None else alpha),
+        }[stage]
         logs = [step(xb) for xb in self.batches()]
         return {k: float(np.mean([d[k] for d in logs])) for k in logs[0]}
 
@@ -292,7 +316,11 @@ class DDNTrainer:
     def codes(self, x=None) -> tuple[np.ndarray, np.ndarray]:
         """Codes (z_a, z_b) of x (default: the training data), in eval mode."""
         self.model.eval()
-        x = self.x if x is None else torch.as_tensor(np.asarray(x, np.float32).reshape(len(x), -1)).to(self.device)
+        x = (
+            self.x
+            if x is None
+            else torch.as_tensor(np.asarray(x, np.float32).reshape(len(x), -1)).to(self.device)
+        )
         za, zb = self.model.encode(x)
         return za.cpu().numpy(), zb.cpu().numpy()
 
@@ -312,8 +340,8 @@ class DDNTrainer:
         xt = torch.as_tensor(np.asarray(x, np.float32).reshape(len(x), -1)).to(self.device)
         za, zb = self.model.encode(xt)
         n = len(xt)
-        ya = za.unsqueeze(0).expand(n, n, -1).reshape(n * n, -1)   # column j -> z_a of input j
-        yb = zb.unsqueeze(1).expand(n, n, -1).reshape(n * n, -1)   # row i -> z_b of input i
+        ya = za.unsqueeze(0).expand(n, n, -1).reshape(n * n, -1)  # column j -> z_a of input j
+        yb = zb.unsqueeze(1).expand(n, n, -1).reshape(n * n, -1)  # row i -> z_b of input i
         return self.model.decode(ya, yb).cpu().numpy().reshape(n, n, -1)
 
 
@@ -367,8 +395,7 @@ def score_codes(za, zb, comp, rows) -> dict:
 
     For composites the truth score is the label-probe score; for plain MNIST (one digit, no second
     label) it is how much of the digit label each code carries (normalised probe accuracy)."""
-    s = code_scores(za[rows], zb[rows], comp.label_a[rows], np.maximum(comp.label_b[rows], 0),
-                    n_mi=len(rows))
+    s = code_scores(za[rows], zb[rows], comp.label_a[rows], np.maximum(comp.label_b[rows], 0), n_mi=len(rows))
     norm = np.asarray(s["normalised"])
     out = {"mi": s["mi"], "truth": s["score"], "label_a_from_a": norm[0, 0], "label_a_from_b": norm[1, 0]}
     if comp.kind == "mnist":
@@ -376,9 +403,20 @@ def score_codes(za, zb, comp, rows) -> dict:
     return out
 
 
-def run_ddn(kind: str, seed: int = 0, n: int | None = None, epochs=None, layers=None,
-            n_show: int = 10, n_score: int = 1000, data_seed: int = 0, data_dir=None,
-            score_every: int = 1, checkpoint=None, **cfg_kw) -> dict:
+def run_ddn(
+    kind: str,
+    seed: int = 0,
+    n: int | None = None,
+    epochs=None,
+    layers=None,
+    n_show: int = 10,
+    n_score: int = 1000,
+    data_seed: int = 0,
+    data_dir=None,
+    score_every: int = 1,
+    checkpoint=None,
+    **cfg_kw,
+) -> dict:
     """Train one DDN on a section-8.2 benchmark through stages 1-3 and record everything.
 
     epochs: (stage 1, stage 2, stage 3), default the thesis's for `kind`; layers: (L_e, L_p, L_d).
@@ -407,27 +445,33 @@ def run_ddn(kind: str, seed: int = 0, n: int | None = None, epochs=None, layers=
 
     def record(epoch, stage, log):
         s = score_codes(*tr.codes(), comp, rows)
-        s.update(epoch=epoch, stage=stage, pred_loss=log.get("pred_loss_ba", np.nan) + log.get("pred_loss_ab", np.nan),
-                 recon_loss=log.get("recon_loss", np.nan))
+        s.update(
+            epoch=epoch,
+            stage=stage,
+            pred_loss=log.get("pred_loss_ba", np.nan) + log.get("pred_loss_ab", np.nan),
+            recon_loss=log.get("recon_loss", np.nan),
+        )
         for k, v in s.items():
             hist.setdefault(k, []).append(float(v))
 
     show = x[show_indices(comp.label_a, n_show)]
     ckpt = as_checkpoint(checkpoint)
     saved = ckpt.load() if ckpt else None
-    if saved is not None:   # resume after the last finished epoch (counted over all stages)
+    if saved is not None:  # resume after the last finished epoch (counted over all stages)
         tr.load_state(saved["trainer"])
         hist, done, before = saved["hist"], saved["done"], saved["before"]
     else:
         done, before = 0, None
         record(0, 1, {})
 
-    def snapshot():   # after stage 2, before fine-tuning (fig. 9.8)
+    def snapshot():  # after stage 2, before fine-tuning (fig. 9.8)
         nonlocal before
         if before is None and done == e1 + e2:
-            before = {"cross_no_stage3": tr.cross(show),
-                      **{k + "_no_stage3": v for k, v in tr.reconstruct(show).items()},
-                      "mse_no_stage3": float(np.mean((tr.reconstruct(x)["y_ab"] - x) ** 2))}
+            before = {
+                "cross_no_stage3": tr.cross(show),
+                **{k + "_no_stage3": v for k, v in tr.reconstruct(show).items()},
+                "mse_no_stage3": float(np.mean((tr.reconstruct(x)["y_ab"] - x) ** 2)),
+            }
 
     snapshot()
     while done < e1 + e2 + e3:
@@ -449,10 +493,16 @@ def run_ddn(kind: str, seed: int = 0, n: int | None = None, epochs=None, layers=
             ckpt.save({"trainer": tr.state(), "hist": hist, "done": done, "before": before})
     if ckpt:
         ckpt.remove()
-    return {**{k: np.array(v) for k, v in hist.items()}, **before,
-            **final_scores(tr, comp, x, rows), "x_show": show, "cross": tr.cross(show),
-            **tr.reconstruct(show), "shape": np.array(comp.x.shape[1:]),
-            "cpu_s": time.process_time() - t0 + (ckpt.cpu_before if ckpt else 0.0)}
+    return {
+        **{k: np.array(v) for k, v in hist.items()},
+        **before,
+        **final_scores(tr, comp, x, rows),
+        "x_show": show,
+        "cross": tr.cross(show),
+        **tr.reconstruct(show),
+        "shape": np.array(comp.x.shape[1:]),
+        "cpu_s": time.process_time() - t0 + (ckpt.cpu_before if ckpt else 0.0),
+    }
 
 
 def show_indices(labels: np.ndarray, n_show: int) -> np.ndarray:
@@ -470,12 +520,17 @@ def final_scores(tr: DDNTrainer, comp, x, rows) -> dict:
     s = code_scores(za, zb, comp.label_a, np.maximum(comp.label_b, 0), n_mi=len(rows))
     d = disentanglement_where_scorable(za[rows], zb[rows], comp.label_a[rows], comp.label_b[rows])
     rec = tr.reconstruct(x)
-    out = {"final_mi": s["mi"], "final_truth": s["score"], "final_acc": np.array(s["acc"]),
-           "final_disentanglement": float(d["score"]) if d else float("nan"),
-           "final_disentangled": bool(d and d["disentangled"]),
-           "final_normalised": np.array(s["normalised"]),
-           "code_std_a": float(za.std(0).mean()), "code_std_b": float(zb.std(0).mean()),
-           "recon_mse": float(np.mean((rec["y_ab"] - x) ** 2))}
+    out = {
+        "final_mi": s["mi"],
+        "final_truth": s["score"],
+        "final_acc": np.array(s["acc"]),
+        "final_disentanglement": float(d["score"]) if d else float("nan"),
+        "final_disentangled": bool(d and d["disentangled"]),
+        "final_normalised": np.array(s["normalised"]),
+        "code_std_a": float(za.std(0).mean()),
+        "code_std_b": float(zb.std(0).mean()),
+        "recon_mse": float(np.mean((rec["y_ab"] - x) ** 2)),
+    }
     if comp.kind == "mnist":
         norm = np.array(s["normalised"])
         out["final_truth"] = float(abs(norm[0, 0] - norm[1, 0]))
@@ -486,9 +541,20 @@ def final_scores(tr: DDNTrainer, comp, x, rows) -> dict:
     return out
 
 
-def run_chase(seed: int = 0, n: int | None = None, epochs: int = 24, snapshots=(20, 22, 24),
-              lr_enc: float = 0.01, lr_pred: float = 0.01, n_code: int = 2, hidden: int = 1000,
-              n_plot: int = 500, data_seed: int = 0, data_dir=None, **cfg_kw) -> dict:
+def run_chase(
+    seed: int = 0,
+    n: int | None = None,
+    epochs: int = 24,
+    snapshots=(20, 22, 24),
+    lr_enc: float = 0.01,
+    lr_pred: float = 0.01,
+    n_code: int = 2,
+    hidden: int = 1000,
+    n_plot: int = 500,
+    data_seed: int = 0,
+    data_dir=None,
+    **cfg_kw,
+) -> dict:
     """Fig 9.4: stage 1 with plain SGD on Simple MNIST, 2 units per cause. Returns z_a and its
     prediction q_ba(z_b) for `n_plot` images at each snapshot epoch, the predictor's R^2 on z_a
     and how far z_a moved between consecutive snapshots (relative to its spread)."""
@@ -513,8 +579,8 @@ def run_chase(seed: int = 0, n: int | None = None, epochs: int = 24, snapshots=(
     return out
 
 
-MI_THRESHOLD = 0.1      # final KSG MI below this: disentangled by the thesis's criterion (ch. 8)
-TRUTH_THRESHOLD = 0.5   # final probe score at least this: disentangled by the ground truth
+MI_THRESHOLD = 0.1  # final KSG MI below this: disentangled by the thesis's criterion (ch. 8)
+TRUTH_THRESHOLD = 0.5  # final probe score at least this: disentangled by the ground truth
 
 
 def stage_end(run: dict, stage: int, key: str) -> float:
@@ -530,12 +596,17 @@ def summarise(runs: list[dict], mi_key: str = "final_mi", truth_key: str = "fina
     truth = np.array([float(r[truth_key]) for r in runs])
     s1_mi = np.array([stage_end(r, 1, "mi") for r in runs])
     s1_truth = np.array([stage_end(r, 1, "truth") for r in runs])
-    out = {"stage1_mi_mean": float(np.nanmean(s1_mi)), "stage1_truth_mean": float(np.mean(s1_truth)),
-           "final_mi_mean": float(np.nanmean(mi)), "final_mi_sd": float(np.nanstd(mi)),
-           "truth_score_mean": float(np.mean(truth)), "truth_score_sd": float(np.std(truth)),
-           "share_disentangled_mi": float(np.mean(mi < MI_THRESHOLD)),
-           "share_disentangled_truth": float(np.mean(truth >= TRUTH_THRESHOLD)),
-           "share_low_mi_not_disentangled": float(np.mean((mi < MI_THRESHOLD) & (truth < TRUTH_THRESHOLD)))}
+    out = {
+        "stage1_mi_mean": float(np.nanmean(s1_mi)),
+        "stage1_truth_mean": float(np.mean(s1_truth)),
+        "final_mi_mean": float(np.nanmean(mi)),
+        "final_mi_sd": float(np.nanstd(mi)),
+        "truth_score_mean": float(np.mean(truth)),
+        "truth_score_sd": float(np.std(truth)),
+        "share_disentangled_mi": float(np.mean(mi < MI_THRESHOLD)),
+        "share_disentangled_truth": float(np.mean(truth >= TRUTH_THRESHOLD)),
+        "share_low_mi_not_disentangled": float(np.mean((mi < MI_THRESHOLD) & (truth < TRUTH_THRESHOLD))),
+    }
     if runs and all("final_disentangled" in r for r in runs):
         # the ground-truth disentangling score of the final codes (lib.metrics.disentanglement):
         # ``share_disentangled`` counts its ``disentangled`` flag (both codes informative and
@@ -543,10 +614,13 @@ def summarise(runs: list[dict], mi_key: str = "final_mi", truth_key: str = "fina
         score = np.array([float(r["final_disentanglement"]) for r in runs])
         good = np.array([bool(r["final_disentangled"]) for r in runs])
         low = np.where(np.isfinite(mi), mi, np.inf) < MI_THRESHOLD
-        out.update(disentanglement_mean=float(np.nanmean(score)) if np.isfinite(score).any() else float("nan"),
-                   disentanglement_sd=float(np.nanstd(score)) if np.isfinite(score).any() else float("nan"),
-                   share_disentangled=float(np.mean(good)), share_both=float(np.mean(low & good)),
-                   share_low_mi_not_disentangled_score=float(np.mean(low & ~good)))
+        out.update(
+            disentanglement_mean=float(np.nanmean(score)) if np.isfinite(score).any() else float("nan"),
+            disentanglement_sd=float(np.nanstd(score)) if np.isfinite(score).any() else float("nan"),
+            share_disentangled=float(np.mean(good)),
+            share_both=float(np.mean(low & good)),
+            share_low_mi_not_disentangled_score=float(np.mean(low & ~good)),
+        )
     return out
 
 
@@ -560,8 +634,9 @@ def cross_figure(run: dict, title: str | None = None):
     xs, grid = np.asarray(run["x_show"]).reshape(-1, h, w), np.asarray(run["cross"])
     n = len(xs)
     canvas = np.full(((n + 1) * (h + 2), (n + 1) * (w + 2)), 0.5)
-    put = lambda i, j, img: canvas.__setitem__((slice(i * (h + 2) + 1, i * (h + 2) + 1 + h),
-                                                slice(j * (w + 2) + 1, j * (w + 2) + 1 + w)), img)
+    put = lambda i, j, img: canvas.__setitem__(
+        (slice(i * (h + 2) + 1, i * (h + 2) + 1 + h), slice(j * (w + 2) + 1, j * (w + 2) + 1 + w)), img
+    )
     for k in range(n):
         put(0, k + 1, xs[k])
         put(k + 1, 0, xs[k])
@@ -583,8 +658,9 @@ def reconstruction_figure(runs: list[dict], names: list[str], n_rows: int = 6, s
 
     h, w = (int(v) for v in runs[0]["shape"])
     cols = ["x_show", "y_a" + suffix, "y_b" + suffix, "y_ab" + suffix]
-    fig, axes = plt.subplots(n_rows, 4 * len(runs), figsize=(0.9 * 4 * len(runs) * w / 28, 0.95 * n_rows),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        n_rows, 4 * len(runs), figsize=(0.9 * 4 * len(runs) * w / 28, 0.95 * n_rows), squeeze=False
+    )
     for r, (run, name) in enumerate(zip(runs, names)):
         for c, key in enumerate(cols):
             for i in range(n_rows):
@@ -592,8 +668,12 @@ def reconstruction_figure(runs: list[dict], names: list[str], n_rows: int = 6, s
                 ax.imshow(np.asarray(run[key])[i].reshape(h, w), cmap="gray", vmin=0, vmax=1)
                 ax.set_xticks([]), ax.set_yticks([])
                 if i == 0:
-                    ax.set_title(f"{name}\n{['x', 'y_a', 'y_b', 'y_ab'][c]}" if c == 0 else
-                                 ['x', 'y_a', 'y_b', 'y_ab'][c], fontsize=8)
+                    ax.set_title(
+                        f"{name}\n{['x', 'y_a', 'y_b', 'y_ab'][c]}"
+                        if c == 0
+                        else ["x", "y_a", "y_b", "y_ab"][c],
+                        fontsize=8,
+                    )
     fig.tight_layout()
     return fig
 
@@ -609,7 +689,12 @@ def chapter_sizes(profile: str, data_dir=None) -> dict:
     from lib.data import require_composites
     from lib.experiments import pick
 
-    bench_book = {"simple": (35, 5, 5), "additive": (40, 5, 10), "occlusive": (40, 5, 10), "mnist": (15, 5, 20)}
+    bench_book = {
+        "simple": (35, 5, 5),
+        "additive": (40, 5, 10),
+        "occlusive": (40, 5, 10),
+        "mnist": (15, 5, 20),
+    }
     n_comp = pick(profile, smoke=300, book=None, thesis=25000)
     n_mnist = pick(profile, smoke=300, book=None, thesis=50000)
     return {
@@ -617,19 +702,24 @@ def chapter_sizes(profile: str, data_dir=None) -> dict:
         "n": {k: require_composites(k, n_mnist if k == "mnist" else n_comp, data_dir) for k in BENCHMARKS},
         "hidden": pick(profile, smoke=48, book=1000, thesis=1000),
         "n_runs": pick(profile, smoke=2, book=3, thesis=30),
-        "n_runs_variant": pick(profile, smoke=1, book=2, thesis=10),   # per variant in the comparison
+        "n_runs_variant": pick(profile, smoke=1, book=2, thesis=10),  # per variant in the comparison
         "n_runs_mnist": pick(profile, smoke=1, book=1, thesis=5),
         "n_runs_study": pick(profile, smoke=1, book=1, thesis=5),
-        "epochs": {k: tuple(pick(profile, smoke=(3, 1, 2), book=bench_book[k], thesis=v["epochs"]))
-                   for k, v in BENCHMARKS.items()},
+        "epochs": {
+            k: tuple(pick(profile, smoke=(3, 1, 2), book=bench_book[k], thesis=v["epochs"]))
+            for k, v in BENCHMARKS.items()
+        },
         "penalty_epochs": pick(profile, smoke=3, book=25, thesis=35),
         "chase_epochs": pick(profile, smoke=2, book=24, thesis=24),
         "chase_snapshots": pick(profile, smoke=(1, 2), book=(20, 22, 24), thesis=(20, 22, 24)),
         "depth_epochs": pick(profile, smoke=3, book=35, thesis=60),
         "depths": pick(profile, smoke=(1, 2), book=(1, 2, 4), thesis=(1, 2, 4)),
-        "gmmn": pick(profile, smoke=dict(ae_epochs=1, gmmn_steps=60, hidden=64, n=1000),
-                     book=dict(ae_epochs=10, gmmn_steps=1500, hidden=256, n=5000),
-                     thesis=dict(ae_epochs=20, gmmn_steps=4000, hidden=1000, n=50000)),
+        "gmmn": pick(
+            profile,
+            smoke=dict(ae_epochs=1, gmmn_steps=60, hidden=64, n=1000),
+            book=dict(ae_epochs=10, gmmn_steps=1500, hidden=256, n=5000),
+            thesis=dict(ae_epochs=20, gmmn_steps=4000, hidden=1000, n=50000),
+        ),
     }
 
 
@@ -644,8 +734,10 @@ VARIANTS = {
     "pred5": ("5 predictor steps per encoder step", {"code_norm": "none", "pred_steps": 5}),
     "recon_mean": ("eq. 9.11 averaged over pixels", {"code_norm": "none", "recon_reduce": "mean"}),
     "momentum": ("heavy-ball momentum 0.9 on eq. 7.4", {"code_norm": "none", "momentum": 0.9}),
-    "torch_rmsprop": ("torch RMSprop, eps outside the root (the book's earlier optimiser)",
-                      {"code_norm": "none", "optimizer": "torch-rmsprop"}),
+    "torch_rmsprop": (
+        "torch RMSprop, eps outside the root (the book's earlier optimiser)",
+        {"code_norm": "none", "optimizer": "torch-rmsprop"},
+    ),
 }
 
 
@@ -668,32 +760,84 @@ def chapter_plan(profile: str, seed: int = 0, data_dir=None, use: str | None = N
 
     s = chapter_sizes(profile, data_dir)
     common = {"n": s["n_comp"], "hidden": s["hidden"], "data_dir": data_dir}
-    ddn = lambda kind, k, runs, **kw: [dict(kind=kind, seed=seed + i, epochs=list(s["epochs"][kind]),
-                                            **{**common, "n": s["n"][kind]}, **k, **kw) for i in range(runs)]
-    plan = {"gmmn": (run_gmmn_on_codes, [dict(seed=seed, data_dir=data_dir, **s["gmmn"])]),
-            "penalties": (run_penalty, [dict(kind=k, penalty=p, lam=10.0, seed=seed + i, epochs=s["penalty_epochs"],
-                                             enc_layers=BENCHMARKS[k]["layers"][0],
-                                             dec_layers=BENCHMARKS[k]["layers"][2], **common)
-                                        for k in ("simple", "additive") for p in ("xcov", "meannn")
-                                        for i in range(s["n_runs_study"])]),
-            "chase": (run_chase, [dict(seed=seed, epochs=s["chase_epochs"], snapshots=list(s["chase_snapshots"]),
-                                       lr_pred=lp, **common) for lp in (0.01, 0.1)])}
+    ddn = lambda kind, k, runs, **kw: [
+        dict(
+            kind=kind,
+            seed=seed + i,
+            epochs=list(s["epochs"][kind]),
+            **{**common, "n": s["n"][kind]},
+            **k,
+            **kw,
+        )
+        for i in range(runs)
+    ]
+    plan = {
+        "gmmn": (run_gmmn_on_codes, [dict(seed=seed, data_dir=data_dir, **s["gmmn"])]),
+        "penalties": (
+            run_penalty,
+            [
+                dict(
+                    kind=k,
+                    penalty=p,
+                    lam=10.0,
+                    seed=seed + i,
+                    epochs=s["penalty_epochs"],
+                    enc_layers=BENCHMARKS[k]["layers"][0],
+                    dec_layers=BENCHMARKS[k]["layers"][2],
+                    **common,
+                )
+                for k in ("simple", "additive")
+                for p in ("xcov", "meannn")
+                for i in range(s["n_runs_study"])
+            ],
+        ),
+        "chase": (
+            run_chase,
+            [
+                dict(
+                    seed=seed,
+                    epochs=s["chase_epochs"],
+                    snapshots=list(s["chase_snapshots"]),
+                    lr_pred=lp,
+                    **common,
+                )
+                for lp in (0.01, 0.1)
+            ],
+        ),
+    }
     for tag, (_, k) in VARIANTS.items():
         plan[f"simple_{tag}"] = (run_ddn, ddn("simple", k, s["n_runs_variant"]))
     if use is None:
         return plan
     k = VARIANTS[use][1]
-    plan[f"simple_{use}_more"] = (run_ddn, ddn("simple", k, s["n_runs"])[s["n_runs_variant"]:])
+    plan[f"simple_{use}_more"] = (run_ddn, ddn("simple", k, s["n_runs"])[s["n_runs_variant"] :])
     for kind in ("additive", "occlusive", "mnist"):
         runs = s["n_runs_mnist"] if kind == "mnist" else s["n_runs"]
         plan[f"{kind}_{use}"] = (run_ddn, ddn(kind, k, runs))
     e1 = s["epochs"]["simple"][0]
-    plan[f"shared_encoder_{use}"] = (run_ddn, [dict(kind="simple", seed=seed + i, epochs=[e1, 0, 0], shared_encoder=sh,
-                                                    **common, **k)
-                                               for sh in (False, True) for i in range(s["n_runs_study"])])
-    plan[f"depth_{use}"] = (run_ddn, [dict(kind="additive", seed=seed + i, epochs=[s["depth_epochs"], 0, 0],
-                                           layers=[d, max(d, 2), 1], **common, **k)
-                                      for d in s["depths"] for i in range(s["n_runs_study"])])
+    plan[f"shared_encoder_{use}"] = (
+        run_ddn,
+        [
+            dict(kind="simple", seed=seed + i, epochs=[e1, 0, 0], shared_encoder=sh, **common, **k)
+            for sh in (False, True)
+            for i in range(s["n_runs_study"])
+        ],
+    )
+    plan[f"depth_{use}"] = (
+        run_ddn,
+        [
+            dict(
+                kind="additive",
+                seed=seed + i,
+                epochs=[s["depth_epochs"], 0, 0],
+                layers=[d, max(d, 2), 1],
+                **common,
+                **k,
+            )
+            for d in s["depths"]
+            for i in range(s["n_runs_study"])
+        ],
+    )
     return plan
 
 

@@ -9,6 +9,7 @@
 The networks are `lib.nets.mlp` (Glorot); the autoencoders train with eq. 7.4's RMSprop
 (`lib.nets.make_optimiser("rmsprop")`, as the DDN), the GMMN generator with Adam.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,7 +26,7 @@ def xcov(za: torch.Tensor, zb: torch.Tensor) -> torch.Tensor:
     """XCov = 1/2 sum_ij C_ij^2, C the batch cross-covariance of z_a and z_b (Cheung et al. 2014)."""
     ca, cb = za - za.mean(0), zb - zb.mean(0)
     c = ca.T @ cb / len(za)
-    return 0.5 * (c ** 2).sum()
+    return 0.5 * (c**2).sum()
 
 
 def dependence_penalty(kind: str, za: torch.Tensor, zb: torch.Tensor) -> torch.Tensor:
@@ -34,6 +35,7 @@ def dependence_penalty(kind: str, za: torch.Tensor, zb: torch.Tensor) -> torch.T
         return xcov(za, zb)
     if kind == "meannn":
         from lib.mi import meannn_mi
+
         return meannn_mi(za, zb)
     raise ValueError(f"penalty must be one of {PENALTIES}, got {kind!r}")
 
@@ -41,8 +43,9 @@ def dependence_penalty(kind: str, za: torch.Tensor, zb: torch.Tensor) -> torch.T
 class PenaltyAutoencoder(nn.Module):
     """Split encoders (eq. 9.13) and a joint decoder g_ab (eq. 9.15) with a dependence penalty."""
 
-    def __init__(self, in_dim: int, n_code: int = 10, enc_layers: int = 1, dec_layers: int = 1,
-                 hidden: int = 1000):
+    def __init__(
+        self, in_dim: int, n_code: int = 10, enc_layers: int = 1, dec_layers: int = 1, hidden: int = 1000
+    ):
         super().__init__()
         self.enc_a = mlp(in_dim, hidden, enc_layers, n_code)
         self.enc_b = mlp(in_dim, hidden, enc_layers, n_code)
@@ -69,8 +72,15 @@ def gaussian_mmd2(x: torch.Tensor, y: torch.Tensor, bandwidths=(0.1, 0.3, 1.0, 3
     return k[:n, :n].mean() + k[n:, n:].mean() - 2 * k[:n, n:].mean()
 
 
-def gmmn_fit(target: np.ndarray, n_in: int | None = None, hidden: int = 64, steps: int = 2000,
-             batch: int = 256, lr: float = 1e-3, seed: int = 0) -> dict:
+def gmmn_fit(
+    target: np.ndarray,
+    n_in: int | None = None,
+    hidden: int = 64,
+    steps: int = 2000,
+    batch: int = 256,
+    lr: float = 1e-3,
+    seed: int = 0,
+) -> dict:
     """Train a GMMN (Li et al. 2015) from spherical Gaussian noise onto `target` by minimising
     MMD^2. Returns the generator's input and output samples, the MMD^2 curve and baselines."""
     target = np.asarray(target, np.float32)
@@ -81,7 +91,7 @@ def gmmn_fit(target: np.ndarray, n_in: int | None = None, hidden: int = 64, step
     n_in = n_in or d
     mu, sd = target.mean(0), target.std(0) + 1e-8
     t = torch.from_numpy((target - mu) / sd)
-    gen = mlp(n_in, hidden, 2, d, init=False)   # torch's default initialisation
+    gen = mlp(n_in, hidden, 2, d, init=False)  # torch's default initialisation
     opt = make_optimiser(gen.parameters(), "adam", lr)
     g = torch.Generator().manual_seed(seed)
     curve = []
@@ -101,22 +111,41 @@ def _gmmn_summary(gen, t, n_in, mu, sd, curve, g) -> dict:
     z = torch.randn(n, n_in, generator=g)
     out = gen(z)
     perm = torch.randperm(len(t), generator=g)
-    a, b = t[perm[:n]], t[perm[n:2 * n]]
-    return {"input": z.numpy(), "output": out.numpy() * sd + mu, "target": a.numpy() * sd + mu,
-            "mmd2_curve": curve,
-            "mmd2_output": float(gaussian_mmd2(out, a)),            # generator vs target
-            "mmd2_noise": float(gaussian_mmd2(z[:, :t.shape[1]], a)) if n_in >= t.shape[1] else float("nan"),
-            "mmd2_target_halves": float(gaussian_mmd2(b, a))}      # two target samples
+    a, b = t[perm[:n]], t[perm[n : 2 * n]]
+    return {
+        "input": z.numpy(),
+        "output": out.numpy() * sd + mu,
+        "target": a.numpy() * sd + mu,
+        "mmd2_curve": curve,
+        "mmd2_output": float(gaussian_mmd2(out, a)),  # generator vs target
+        "mmd2_noise": float(gaussian_mmd2(z[:, : t.shape[1]], a)) if n_in >= t.shape[1] else float("nan"),
+        "mmd2_target_halves": float(gaussian_mmd2(b, a)),
+    }  # two target samples
 
 
-def run_penalty(kind: str, penalty: str, lam: float, seed: int = 0, n: int | None = None,
-                epochs: int = 35, enc_layers: int = 1, dec_layers: int = 1, hidden: int = 1000,
-                n_code: int = 10, lr: float = 1e-3, batch_size: int = 128, n_score: int = 1000,
-                data_seed: int = 0, data_dir=None, optimiser: str = "rmsprop") -> dict:
+def run_penalty(
+    kind: str,
+    penalty: str,
+    lam: float,
+    seed: int = 0,
+    n: int | None = None,
+    epochs: int = 35,
+    enc_layers: int = 1,
+    dec_layers: int = 1,
+    hidden: int = 1000,
+    n_code: int = 10,
+    lr: float = 1e-3,
+    batch_size: int = 128,
+    n_score: int = 1000,
+    data_seed: int = 0,
+    data_dir=None,
+    optimiser: str = "rmsprop",
+) -> dict:
     """Train a split-encoder autoencoder with a dependence penalty (section 9.1 text) on a
     section-8.2 benchmark; record KSG MI and the truth score every epoch (as for the DDN).
     `optimiser`: a lib.nets.make_optimiser name ("rmsprop" = eq. 7.4, as the DDN)."""
     import time
+
     from lib.ddn import load_benchmark, score_codes
 
     comp = load_benchmark(kind, n=n, data_seed=data_seed, data_dir=data_dir)
@@ -143,7 +172,7 @@ def run_penalty(kind: str, penalty: str, lam: float, seed: int = 0, n: int | Non
         perm = torch.randperm(len(x), generator=g).to(dev)
         pens = []
         for i in range(0, len(x) - 1, batch_size):
-            loss, parts = penalty_loss(model, x[perm[i:i + batch_size]], penalty, lam)
+            loss, parts = penalty_loss(model, x[perm[i : i + batch_size]], penalty, lam)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -154,8 +183,15 @@ def run_penalty(kind: str, penalty: str, lam: float, seed: int = 0, n: int | Non
     return out
 
 
-def run_gmmn_on_codes(n: int = 5000, code_units: int = 2, hidden: int = 256, ae_epochs: int = 10,
-                      gmmn_steps: int = 2000, seed: int = 0, data_dir=None) -> dict:
+def run_gmmn_on_codes(
+    n: int = 5000,
+    code_units: int = 2,
+    hidden: int = 256,
+    ae_epochs: int = 10,
+    gmmn_steps: int = 2000,
+    seed: int = 0,
+    data_dir=None,
+) -> dict:
     """Fig 9.1: train an autoencoder (784 -> hidden -> relu -> code -> hidden -> relu -> 784 ->
     sigmoid) on MNIST, then a GMMN from spherical Gaussian noise onto its code distribution."""
     from lib.data import load_mnist
@@ -171,7 +207,7 @@ def run_gmmn_on_codes(n: int = 5000, code_units: int = 2, hidden: int = 256, ae_
     for _ in range(ae_epochs):
         perm = torch.randperm(len(x), generator=g)
         for i in range(0, len(x), 128):
-            xb = x[perm[i:i + 128]]
+            xb = x[perm[i : i + 128]]
             loss = sq_err(dec(enc(xb)), xb)
             opt.zero_grad()
             loss.backward()

@@ -4,6 +4,7 @@ A diagram is a set of named boxes (``box``) or layers of units (``unit_layer``) 
 (``arrow``) or all-to-all connections (``connect``). Coordinates are in data units on an axes whose
 limits the caller sets (``blank_axes``).
 """
+
 import matplotlib.pyplot as plt
 from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
 
@@ -21,8 +22,11 @@ def blank_axes(width=6, height=4, xlim=(0, 10), ylim=(0, 6)):
 def box(ax, xy, text, width=1.6, height=0.7, color="#dde8f5", fontsize=10):
     """A rounded box centred at ``xy`` with a label; returns its centre and half sizes."""
     x, y = xy
-    ax.add_patch(FancyBboxPatch((x - width / 2, y - height / 2), width, height,
-                                boxstyle="round,pad=0.05", fc=color, ec="k", lw=1))
+    ax.add_patch(
+        FancyBboxPatch(
+            (x - width / 2, y - height / 2), width, height, boxstyle="round,pad=0.05", fc=color, ec="k", lw=1
+        )
+    )
     ax.text(x, y, text, ha="center", va="center", fontsize=fontsize)
     return {"xy": (x, y), "w": width / 2, "h": height / 2}
 
@@ -30,11 +34,15 @@ def box(ax, xy, text, width=1.6, height=0.7, color="#dde8f5", fontsize=10):
 def arrow(ax, start, end, text=None, style="-|>", color="k", rad=0.0, lw=1.2, fontsize=9):
     """An arrow between two boxes (dicts from ``box``) or points, optionally labelled."""
     p, q = (_edge_point(start, end), _edge_point(end, start))
-    ax.add_patch(FancyArrowPatch(p, q, arrowstyle=style, mutation_scale=12, color=color, lw=lw,
-                                 connectionstyle=f"arc3,rad={rad}"))
+    ax.add_patch(
+        FancyArrowPatch(
+            p, q, arrowstyle=style, mutation_scale=12, color=color, lw=lw, connectionstyle=f"arc3,rad={rad}"
+        )
+    )
     if text:
-        ax.text((p[0] + q[0]) / 2, (p[1] + q[1]) / 2, text, fontsize=fontsize, ha="left",
-                va="bottom", color=color)
+        ax.text(
+            (p[0] + q[0]) / 2, (p[1] + q[1]) / 2, text, fontsize=fontsize, ha="left", va="bottom", color=color
+        )
 
 
 def unit_layer(ax, centre, n, spacing=0.6, radius=0.2, color="white", label=None):

@@ -23,6 +23,7 @@ sizes stop the run with a message naming what is missing and how to get it.
 
 The sizes live in one table, ``SIZES`` (tests shrink it). ``EXPERIMENTS`` lists the names.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,16 +31,22 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from lib.claims import grouping_above_chance, make_claim
-from lib.data import (FETCH_HINT, NotEnoughData, identify_idx_files, load_mnist,
-                      require_composites, resolve_data_dir)
+from lib.data import (
+    FETCH_HINT,
+    NotEnoughData,
+    identify_idx_files,
+    load_mnist,
+    require_composites,
+    resolve_data_dir,
+)
 from lib.ddn import MI_THRESHOLD, VARIANTS, run_ddn, summarise
 from lib.experiments import SWEEP_LOG, _atomic_write, _jsonable, results_dir, sweep
 from lib.identity import code_fingerprint, data_fingerprint
@@ -50,8 +57,11 @@ from lib.training import run_asae
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian package dataset-fashion-mnist
 PROFILE = "thesis"
 STAND_IN = "Fashion-MNIST stand-in for MNIST"
-DATASET_WORDS = {"mnist": "full MNIST", "fashion-mnist": STAND_IN,
-                 "unknown": "IDX files not recognised as MNIST or Fashion-MNIST"}
+DATASET_WORDS = {
+    "mnist": "full MNIST",
+    "fashion-mnist": STAND_IN,
+    "unknown": "IDX files not recognised as MNIST or Fashion-MNIST",
+}
 
 # The thesis's sizes (FIGURES.md; the chapters' thesis profiles). Tests replace entries.
 SIZES = {
@@ -67,7 +77,7 @@ SIZES = {
 }
 
 # Verdict rules (stated here and copied into each record).
-ASAE_MI_FULL, ASAE_MI_LIMITED = 0.1, 0.2   # the thesis's thresholds (section 8.5)
+ASAE_MI_FULL, ASAE_MI_LIMITED = 0.1, 0.2  # the thesis's thresholds (section 8.5)
 
 
 class EvidenceError(Exception):
@@ -77,37 +87,67 @@ class EvidenceError(Exception):
 @dataclass(frozen=True)
 class Experiment:
     """One headline experiment: what it runs, how its runs are summarised, the thesis's claim."""
+
     name: str
     what: str
     claim: str
-    kind: str                       # the composite kind, checked against the data
-    fn: Callable                    # the sweep function
-    configs: Callable[[dict, str, int, int], list]   # (sizes, data_dir, seed, runs) -> configs
+    kind: str  # the composite kind, checked against the data
+    fn: Callable  # the sweep function
+    configs: Callable[[dict, str, int, int], list]  # (sizes, data_dir, seed, runs) -> configs
     summarise: Callable[[list], dict]
     epochs: Callable[[dict], object]
     cpu_key: str
-    chapter_claim: str = ""        # the id of the same claim in its chapter's registry
+    chapter_claim: str = ""  # the id of the same claim in its chapter's registry
 
 
 def _configs_ppica(s, data_dir, seed, runs):
-    return [dict(n_components=s["n_components"], tol=s["tol"], seed=seed + r, n=s["n"],
-                 n_sweeps=s["n_sweeps"], data_seed=seed, data_dir=data_dir,
-                 kind="upright012_rot345") for r in range(runs)]
+    return [
+        dict(
+            n_components=s["n_components"],
+            tol=s["tol"],
+            seed=seed + r,
+            n=s["n"],
+            n_sweeps=s["n_sweeps"],
+            data_seed=seed,
+            data_dir=data_dir,
+            kind="upright012_rot345",
+        )
+        for r in range(runs)
+    ]
 
 
 def _configs_asae(s, data_dir, seed, runs):
     # run_asae's defaults are chapter 8's training as written (RMSprop eq. 7.4, lr 1e-3, batch
     # 128, summed squared error); only the sizes are given here.
-    return [dict(kind="additive", n=s["n"], code_size=s["code_size"], epochs=s["epochs"],
-                 n_eval=s["n_eval"], seed=seed + r, data_seed=seed, data_dir=data_dir)
-            for r in range(runs)]
+    return [
+        dict(
+            kind="additive",
+            n=s["n"],
+            code_size=s["code_size"],
+            epochs=s["epochs"],
+            n_eval=s["n_eval"],
+            seed=seed + r,
+            data_seed=seed,
+            data_dir=data_dir,
+        )
+        for r in range(runs)
+    ]
 
 
 def _configs_ddn(s, data_dir, seed, runs):
     # As lib.ddn.chapter_plan builds chapter 9's runs of the model as written ("faithful").
-    return [dict(kind="simple", seed=seed + r, epochs=list(s["epochs"]), n=s["n"],
-                 hidden=s["hidden"], data_dir=data_dir, **VARIANTS["faithful"][1])
-            for r in range(runs)]
+    return [
+        dict(
+            kind="simple",
+            seed=seed + r,
+            epochs=list(s["epochs"]),
+            n=s["n"],
+            hidden=s["hidden"],
+            data_dir=data_dir,
+            **VARIANTS["faithful"][1],
+        )
+        for r in range(runs)
+    ]
 
 
 def _mean_sd(values):
@@ -122,13 +162,23 @@ def _summary_ppica(runs):
     chance = np.array([float(r["chance"]) for r in runs])
     excess = share - chance
     verdict, _, p, rule = grouping_above_chance(share, chance)  # the rule chapter 6 uses too
-    return {"final_mi_mean": _mean_sd(mi)[0], "final_mi_sd": _mean_sd(mi)[1],
-            "share_mean": _mean_sd(share)[0], "share_sd": _mean_sd(share)[1],
-            "chance_mean": _mean_sd(chance)[0], "chance_sd": _mean_sd(chance)[1],
-            "excess_mean": _mean_sd(excess)[0], "excess_sd": _mean_sd(excess)[1],
-            "excess_p_value": p, "runs_above_chance": int(np.sum(excess > 0)),
-            "final_mi": mi.tolist(), "share": share.tolist(), "chance": chance.tolist(),
-            "verdict": verdict, "rule": rule}
+    return {
+        "final_mi_mean": _mean_sd(mi)[0],
+        "final_mi_sd": _mean_sd(mi)[1],
+        "share_mean": _mean_sd(share)[0],
+        "share_sd": _mean_sd(share)[1],
+        "chance_mean": _mean_sd(chance)[0],
+        "chance_sd": _mean_sd(chance)[1],
+        "excess_mean": _mean_sd(excess)[0],
+        "excess_sd": _mean_sd(excess)[1],
+        "excess_p_value": p,
+        "runs_above_chance": int(np.sum(excess > 0)),
+        "final_mi": mi.tolist(),
+        "share": share.tolist(),
+        "chance": chance.tolist(),
+        "verdict": verdict,
+        "rule": rule,
+    }
 
 
 def _summary_asae(runs):
@@ -139,25 +189,34 @@ def _summary_asae(runs):
     low = np.where(np.isfinite(mi), mi, np.inf) < ASAE_MI_LIMITED
     separated = np.array([bool(r["final_disentangled"]) for r in runs])
     both = int(np.sum(low & separated))
-    verdict = ("agrees" if both >= 1 else
-               "partly" if np.any(low) or np.any(separated) else "does not agree")
-    rule = (f"agrees when at least one run ends with KSG MI below {ASAE_MI_LIMITED} (the "
-            f"thesis's limited-success threshold) and is disentangled by the ground truth "
-            f"(lib.metrics.disentanglement: both codes carry their own part and not the other, "
-            f"score >= 0.5 and above its permutation null); partly when some run meets only one "
-            f"of the two; otherwise does not agree")
-    return {"final_mi": mi.tolist(), "lowest_mi": float(np.nanmin(mi)) if np.any(np.isfinite(mi))
-            else float("nan"), "final_mi_mean": _mean_sd(mi)[0], "final_mi_sd": _mean_sd(mi)[1],
-            "probe": probe.tolist(), "probe_mean": float(probe.mean()),
-            "probe_best": float(probe.max()),
-            "recon_score": recon.tolist(), "recon_score_mean": float(recon.mean()),
-            "disentanglement": score.tolist(), "disentanglement_mean": float(score.mean()),
-            "separation": [float(r["final_separation"]) for r in runs],
-            "share_mi_below_0.1": float(np.mean(np.where(np.isfinite(mi), mi, np.inf)
-                                                < ASAE_MI_FULL)),
-            "share_mi_below_0.2": float(np.mean(low)),
-            "share_separated_truth": float(np.mean(separated)), "runs_low_mi_and_separated": both,
-            "verdict": verdict, "rule": rule}
+    verdict = "agrees" if both >= 1 else "partly" if np.any(low) or np.any(separated) else "does not agree"
+    rule = (
+        f"agrees when at least one run ends with KSG MI below {ASAE_MI_LIMITED} (the "
+        f"thesis's limited-success threshold) and is disentangled by the ground truth "
+        f"(lib.metrics.disentanglement: both codes carry their own part and not the other, "
+        f"score >= 0.5 and above its permutation null); partly when some run meets only one "
+        f"of the two; otherwise does not agree"
+    )
+    return {
+        "final_mi": mi.tolist(),
+        "lowest_mi": float(np.nanmin(mi)) if np.any(np.isfinite(mi)) else float("nan"),
+        "final_mi_mean": _mean_sd(mi)[0],
+        "final_mi_sd": _mean_sd(mi)[1],
+        "probe": probe.tolist(),
+        "probe_mean": float(probe.mean()),
+        "probe_best": float(probe.max()),
+        "recon_score": recon.tolist(),
+        "recon_score_mean": float(recon.mean()),
+        "disentanglement": score.tolist(),
+        "disentanglement_mean": float(score.mean()),
+        "separation": [float(r["final_separation"]) for r in runs],
+        "share_mi_below_0.1": float(np.mean(np.where(np.isfinite(mi), mi, np.inf) < ASAE_MI_FULL)),
+        "share_mi_below_0.2": float(np.mean(low)),
+        "share_separated_truth": float(np.mean(separated)),
+        "runs_low_mi_and_separated": both,
+        "verdict": verdict,
+        "rule": rule,
+    }
 
 
 def _summary_ddn(runs):
@@ -173,34 +232,63 @@ def _summary_ddn(runs):
         verdict = "partly"
     else:
         verdict = "does not agree"
-    rule = (f"agrees when every run ends with KSG MI below {MI_THRESHOLD} and is disentangled "
-            f"by the ground truth (lib.metrics.disentanglement: both codes carry their own digit "
-            f"and not the other, score >= 0.5 and above its permutation null); partly when every "
-            f"run meets one of the two or at least half meet both; otherwise does not agree")
-    return {**summarise(runs), "final_mi": mi.tolist(), "final_truth": truth.tolist(),
-            "disentanglement": score.tolist(), "disentanglement_mean": float(score.mean()),
-            "runs_disentangled_both": int(np.sum(low & good)), "verdict": verdict, "rule": rule}
+    rule = (
+        f"agrees when every run ends with KSG MI below {MI_THRESHOLD} and is disentangled "
+        f"by the ground truth (lib.metrics.disentanglement: both codes carry their own digit "
+        f"and not the other, score >= 0.5 and above its permutation null); partly when every "
+        f"run meets one of the two or at least half meet both; otherwise does not agree"
+    )
+    return {
+        **summarise(runs),
+        "final_mi": mi.tolist(),
+        "final_truth": truth.tolist(),
+        "disentanglement": score.tolist(),
+        "disentanglement_mean": float(score.mean()),
+        "runs_disentangled_both": int(np.sum(low & good)),
+        "verdict": verdict,
+        "rule": rule,
+    }
 
 
 EXPERIMENTS = {
     "ppica-50": Experiment(
-        "ppica-50", "PPICA with 50 sources on upright 0/1/2 + rotated 3/4/5 composites (Fig 6.4)",
+        "ppica-50",
+        "PPICA with 50 sources on upright 0/1/2 + rotated 3/4/5 composites (Fig 6.4)",
         "PPICA consistently separates the two causes: components are grouped by their true cause "
         "(30 runs, each on a different ICA run; Fig 6.4)",
-        "upright012_rot345", ppica_run, _configs_ppica, _summary_ppica,
-        lambda s: {"annealing_sweeps": s["n_sweeps"]}, "cpu_seconds", "6.4-ppica-50"),
+        "upright012_rot345",
+        ppica_run,
+        _configs_ppica,
+        _summary_ppica,
+        lambda s: {"annealing_sweeps": s["n_sweeps"]},
+        "cpu_seconds",
+        "6.4-ppica-50",
+    ),
     "asae-additive": Experiment(
-        "asae-additive", "10-unit additive split autoencoder on Additive composites (Figs 8.9-8.10)",
+        "asae-additive",
+        "10-unit additive split autoencoder on Additive composites (Figs 8.9-8.10)",
         "some runs separate: runs below the mean MI show visible separation, though no run "
         "reaches 0 (Figs 8.9-8.10)",
-        "additive", run_asae, _configs_asae, _summary_asae, lambda s: s["epochs"], "cpu_s",
-        "8.9-additive-10"),
+        "additive",
+        run_asae,
+        _configs_asae,
+        _summary_asae,
+        lambda s: s["epochs"],
+        "cpu_s",
+        "8.9-additive-10",
+    ),
     "ddn-simple": Experiment(
-        "ddn-simple", "the DDN as written on Simple composites, N=10, stages 35/10/5 (Figs 9.5-9.7)",
+        "ddn-simple",
+        "the DDN as written on Simple composites, N=10, stages 35/10/5 (Figs 9.5-9.7)",
         "every run disentangles (30 runs; Figs 9.5-9.7)",
-        "simple", run_ddn, _configs_ddn, _summary_ddn,
+        "simple",
+        run_ddn,
+        _configs_ddn,
+        _summary_ddn,
         lambda s: {"stage1": s["epochs"][0], "stage2": s["epochs"][1], "stage3": s["epochs"][2]},
-        "cpu_s", "9.5-simple"),
+        "cpu_s",
+        "9.5-simple",
+    ),
 }
 
 
@@ -218,7 +306,8 @@ def resolve_data(data_dir=None):
             raise EvidenceError(
                 f"no data: no --data-dir, no $MNIST_DIR, and the Fashion-MNIST stand-in is not "
                 f"installed at {FASHION_DIR} (Debian package dataset-fashion-mnist); "
-                f"{FETCH_HINT}")
+                f"{FETCH_HINT}"
+            )
         given = FASHION_DIR
     folder = resolve_data_dir(given)
     if not Path(folder).is_dir():
@@ -255,38 +344,75 @@ def run_evidence(name, data_dir=None, runs=None, seed=0, n_jobs=None, progress=T
     except NotEnoughData as err:
         raise EvidenceError(str(err)) from err
     words = DATASET_WORDS[dataset]
-    print(f"{name}: {exp.what}\n  data: {words} ({source})\n  sizes: {sizes['n']:,} composites, "
-          f"{runs} runs, epochs {exp.epochs(sizes)}; device {device()}", flush=True)
+    print(
+        f"{name}: {exp.what}\n  data: {words} ({source})\n  sizes: {sizes['n']:,} composites, "
+        f"{runs} runs, epochs {exp.epochs(sizes)}; device {device()}",
+        flush=True,
+    )
     wall0 = time.time()
     fn = exp.fn
     sweep_name = f"evidence-{name}"
-    results = sweep(fn, exp.configs(sizes, folder, seed, runs), name=sweep_name, profile=PROFILE,
-                    n_jobs=n_jobs, progress=progress)
+    results = sweep(
+        fn,
+        exp.configs(sizes, folder, seed, runs),
+        name=sweep_name,
+        profile=PROFILE,
+        n_jobs=n_jobs,
+        progress=progress,
+    )
     log = SWEEP_LOG[sweep_name]
     summary = exp.summarise(results)
-    claim = make_claim(f"evidence-{name}", thesis=exp.claim, ours=_ours(name, summary),
-                       verdict=summary["verdict"], rule=summary["rule"],
-                       chapter_claim=exp.chapter_claim,
-                       method=f"{exp.what}; {runs} runs at the thesis's sizes on {words}")
-    info = {"n_composites": sizes["n"], "runs": runs, "epochs": exp.epochs(sizes),
-            "sizes": sizes, "seeds": [seed, seed + runs - 1],
-            "data": {"dataset": dataset, "description": words, "folder": folder,
-                     "source": source, "fingerprint": data_fingerprint(folder),
-                     "stand_in": dataset != "mnist"},
-            "code_fingerprint": code_fingerprint(["lib.evidence", fn.__module__]),
-            "run_code": log["code"],
-            "seconds": {"wall": time.time() - wall0,
-                        "cpu_runs": float(sum(float(r[exp.cpu_key]) for r in results)),
-                        "wall_note": "this invocation only; reused runs cost nothing here",
-                        "cpu_note": f"summed '{exp.cpu_key}' the runs report (all attempts)"},
-            "sweep": {"name": sweep_name, "profile": PROFILE, "reused": log["reused"],
-                      "computed": log["computed"], "stale": log["stale"],
-                      "warnings": log["warnings"]},
-            "device": device(),
-            "command": f"python -m lib.evidence {name} --data-dir {folder} --runs {runs}",
-            "built_utc": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
-    record = {"name": name, "what": exp.what, "profile": PROFILE, "summary": summary,
-              "claim": claim, "info": info}
+    claim = make_claim(
+        f"evidence-{name}",
+        thesis=exp.claim,
+        ours=_ours(name, summary),
+        verdict=summary["verdict"],
+        rule=summary["rule"],
+        chapter_claim=exp.chapter_claim,
+        method=f"{exp.what}; {runs} runs at the thesis's sizes on {words}",
+    )
+    info = {
+        "n_composites": sizes["n"],
+        "runs": runs,
+        "epochs": exp.epochs(sizes),
+        "sizes": sizes,
+        "seeds": [seed, seed + runs - 1],
+        "data": {
+            "dataset": dataset,
+            "description": words,
+            "folder": folder,
+            "source": source,
+            "fingerprint": data_fingerprint(folder),
+            "stand_in": dataset != "mnist",
+        },
+        "code_fingerprint": code_fingerprint(["lib.evidence", fn.__module__]),
+        "run_code": log["code"],
+        "seconds": {
+            "wall": time.time() - wall0,
+            "cpu_runs": float(sum(float(r[exp.cpu_key]) for r in results)),
+            "wall_note": "this invocation only; reused runs cost nothing here",
+            "cpu_note": f"summed '{exp.cpu_key}' the runs report (all attempts)",
+        },
+        "sweep": {
+            "name": sweep_name,
+            "profile": PROFILE,
+            "reused": log["reused"],
+            "computed": log["computed"],
+            "stale": log["stale"],
+            "warnings": log["warnings"],
+        },
+        "device": device(),
+        "command": f"python -m lib.evidence {name} --data-dir {folder} --runs {runs}",
+        "built_utc": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+    record = {
+        "name": name,
+        "what": exp.what,
+        "profile": PROFILE,
+        "summary": summary,
+        "claim": claim,
+        "info": info,
+    }
     path = evidence_dir() / f"{name}.json"
     text = json.dumps(_jsonable(record), indent=1, sort_keys=True)
     _atomic_write(path, lambda tmp: Path(tmp).write_text(text))
@@ -296,17 +422,23 @@ def run_evidence(name, data_dir=None, runs=None, seed=0, n_jobs=None, progress=T
 
 def _ours(name, s):
     if name == "ppica-50":
-        return (f"share assigned to the true cause {s['share_mean']:.3f} +/- {s['share_sd']:.3f} "
-                f"vs chance {s['chance_mean']:.3f}; {s['runs_above_chance']} runs above chance; "
-                f"final MI {s['final_mi_mean']:.3f} +/- {s['final_mi_sd']:.3f}")
+        return (
+            f"share assigned to the true cause {s['share_mean']:.3f} +/- {s['share_sd']:.3f} "
+            f"vs chance {s['chance_mean']:.3f}; {s['runs_above_chance']} runs above chance; "
+            f"final MI {s['final_mi_mean']:.3f} +/- {s['final_mi_sd']:.3f}"
+        )
     if name == "asae-additive":
-        return (f"final MI {s['final_mi_mean']:.2f} +/- {s['final_mi_sd']:.2f} (lowest "
-                f"{s['lowest_mi']:.2f}); runs below MI 0.1 / 0.2: {s['share_mi_below_0.1']:.0%} / "
-                f"{s['share_mi_below_0.2']:.0%}; disentanglement score "
-                f"{s['disentanglement_mean']:.2f}, runs disentangled {s['share_separated_truth']:.0%}")
-    return (f"final MI {s['final_mi_mean']:.2f} +/- {s['final_mi_sd']:.2f}; disentanglement score "
-            f"{s['disentanglement_mean']:.2f} +/- {s['disentanglement_sd']:.2f}; runs disentangled "
-            f"by MI {s['share_disentangled_mi']:.0%}, by the ground truth {s['share_disentangled']:.0%}")
+        return (
+            f"final MI {s['final_mi_mean']:.2f} +/- {s['final_mi_sd']:.2f} (lowest "
+            f"{s['lowest_mi']:.2f}); runs below MI 0.1 / 0.2: {s['share_mi_below_0.1']:.0%} / "
+            f"{s['share_mi_below_0.2']:.0%}; disentanglement score "
+            f"{s['disentanglement_mean']:.2f}, runs disentangled {s['share_separated_truth']:.0%}"
+        )
+    return (
+        f"final MI {s['final_mi_mean']:.2f} +/- {s['final_mi_sd']:.2f}; disentanglement score "
+        f"{s['disentanglement_mean']:.2f} +/- {s['disentanglement_sd']:.2f}; runs disentangled "
+        f"by MI {s['share_disentangled_mi']:.0%}, by the ground truth {s['share_disentangled']:.0%}"
+    )
 
 
 def _fmt(value):
@@ -322,14 +454,19 @@ def print_summary(record, path):
     s, info = record["summary"], record["info"]
     rows = [(k, _fmt(v)) for k, v in s.items() if k not in ("verdict", "rule")]
     width = max(len(k) for k, _ in rows)
-    print(f"\n{record['name']} on {info['data']['description']} "
-          f"({info['n_composites']:,} composites, {info['runs']} runs; "
-          f"{info['sweep']['reused']} reused, {info['sweep']['computed']} computed)")
+    print(
+        f"\n{record['name']} on {info['data']['description']} "
+        f"({info['n_composites']:,} composites, {info['runs']} runs; "
+        f"{info['sweep']['reused']} reused, {info['sweep']['computed']} computed)"
+    )
     for k, v in rows:
         print(f"  {k:<{width}}  {v}")
-    print(f"  thesis: {record['claim']['thesis']}\n  verdict: {s['verdict']} "
-          f"(rule: {s['rule']})\n  CPU {info['seconds']['cpu_runs'] / 60:.1f} min over the runs, "
-          f"wall {info['seconds']['wall'] / 60:.1f} min here\n  written to {path}", flush=True)
+    print(
+        f"  thesis: {record['claim']['thesis']}\n  verdict: {s['verdict']} "
+        f"(rule: {s['rule']})\n  CPU {info['seconds']['cpu_runs'] / 60:.1f} min over the runs, "
+        f"wall {info['seconds']['wall'] / 60:.1f} min here\n  written to {path}",
+        flush=True,
+    )
 
 
 # ----------------------------------------------------------------------------- command line
@@ -337,23 +474,27 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="python -m lib.evidence",
         description="Run one headline experiment at the thesis's sizes and write "
-                    "results/evidence/NAME.json (resumable: stored runs and per-epoch "
-                    "checkpoints are reused).")
-    parser.add_argument("name", choices=list(EXPERIMENTS), metavar="NAME",
-                        help=f"one of: {', '.join(EXPERIMENTS)}")
-    parser.add_argument("--data-dir", metavar="DIR",
-                        help=f"folder with the four IDX files (default $MNIST_DIR, else the "
-                             f"Fashion-MNIST stand-in at {FASHION_DIR})")
+        "results/evidence/NAME.json (resumable: stored runs and per-epoch "
+        "checkpoints are reused).",
+    )
+    parser.add_argument(
+        "name", choices=list(EXPERIMENTS), metavar="NAME", help=f"one of: {', '.join(EXPERIMENTS)}"
+    )
+    parser.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help=f"folder with the four IDX files (default $MNIST_DIR, else the "
+        f"Fashion-MNIST stand-in at {FASHION_DIR})",
+    )
     parser.add_argument("--runs", type=int, metavar="N", help="number of runs (default: SIZES)")
     parser.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
-    parser.add_argument("--jobs", type=int, metavar="N",
-                        help="runs in parallel (default: one per CPU core)")
+    parser.add_argument("--jobs", type=int, metavar="N", help="runs in parallel (default: one per CPU core)")
     return parser
 
 
 def main(argv=None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)   # an unknown NAME: exit 2 listing the valid ones
+    args = parser.parse_args(argv)  # an unknown NAME: exit 2 listing the valid ones
     try:
         run_evidence(args.name, args.data_dir, args.runs, args.seed, args.jobs)
     except EvidenceError as err:

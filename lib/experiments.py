@@ -6,6 +6,7 @@ configurations in parallel processes and stores each finished run on disk, keyed
 configuration, so an interrupted run resumes where it stopped. A chapter's headline numbers go into
 a ``Record``, which the headless runner compares with a committed reference.
 """
+
 import hashlib
 import inspect
 import json
@@ -15,7 +16,7 @@ import sys
 import tempfile
 import zipfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -26,8 +27,7 @@ from tqdm.auto import tqdm
 
 from lib.claims import make_claim
 from lib.data import DATA_READS, identify_idx_files
-from lib.identity import (chapter_fingerprint, data_fingerprint, data_identity,
-                          function_fingerprint)
+from lib.identity import chapter_fingerprint, data_fingerprint, data_identity, function_fingerprint
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @dataclass(frozen=True)
 class Profile:
     """One experiment size: its name, what it is for and its per-chapter budget on 2 cores."""
+
     name: str
     purpose: str
     chapter_budget_s: float
@@ -52,8 +53,11 @@ LONGER_BUDGET = {("ch09_ddn", "book"): 30 * 60}  # DESIGN.md: chapter 9 may take
 def toc_chapters():
     """Chapter names (``chNN_...``) in the order ``_toc.yml`` lists them."""
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [entry["file"] for part in toc.get("parts", [{"chapters": toc.get("chapters", [])}])
-             for entry in part["chapters"]]
+    files = [
+        entry["file"]
+        for part in toc.get("parts", [{"chapters": toc.get("chapters", [])}])
+        for entry in part["chapters"]
+    ]
     return [Path(f).name for f in files if Path(f).name.startswith("ch")]
 
 
@@ -87,8 +91,10 @@ def pick(profile, **by_profile):
     missing = set(PROFILES) - set(by_profile)
     unknown = set(by_profile) - set(PROFILES)
     if missing or unknown:
-        raise ValueError(f"pick() needs exactly the profiles {sorted(PROFILES)}; "
-                         f"missing {sorted(missing)}, unknown {sorted(unknown)}")
+        raise ValueError(
+            f"pick() needs exactly the profiles {sorted(PROFILES)}; "
+            f"missing {sorted(missing)}, unknown {sorted(unknown)}"
+        )
     return by_profile[profile]
 
 
@@ -141,12 +147,13 @@ def _save_run(path, config, result, provenance):
     arrays = {k: v for k, v in result.items() if isinstance(v, np.ndarray)}
     scalars = {k: v for k, v in result.items() if k not in arrays}
     if arrays:
+
         def write_npz(tmp):
             with open(tmp, "wb") as f:  # a file object: np.savez would append ".npz" to a name
                 np.savez(f, **arrays)
+
         _atomic_write(path.with_suffix(".npz"), write_npz)
-    doc = {"config": _jsonable(config), "result": _jsonable(scalars), "arrays": sorted(arrays),
-           **provenance}
+    doc = {"config": _jsonable(config), "result": _jsonable(scalars), "arrays": sorted(arrays), **provenance}
     # The .json is written last: its presence marks the run as complete.
     _atomic_write(path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(json.dumps(doc)))
 
@@ -158,8 +165,10 @@ def _set_aside(path, err):
         if part.exists():
             os.replace(part, part.with_name(part.name + ".corrupt"))
             moved.append(f"{part}.corrupt")
-    message = f"corrupt stored run {path.with_suffix('.json')} ({type(err).__name__}: {err}); " \
-              f"moved aside to {', '.join(moved)} and recomputed"
+    message = (
+        f"corrupt stored run {path.with_suffix('.json')} ({type(err).__name__}: {err}); "
+        f"moved aside to {', '.join(moved)} and recomputed"
+    )
     print(message, file=sys.stderr, flush=True)
     return message
 
@@ -242,8 +251,7 @@ def compute_run(fn, config, checkpoint=None):
     extra = {"checkpoint": checkpoint} if checkpoint is not None and accepts_checkpoint(fn) else {}
     result = fn(**config, **extra)
     reads = sorted(DATA_READS, key=_reads_key)
-    provenance = {"code": function_fingerprint(fn),
-                  "data": [[r, data_identity(r)] for r in reads]}
+    provenance = {"code": function_fingerprint(fn), "data": [[r, data_identity(r)] for r in reads]}
     return result, provenance
 
 
@@ -251,8 +259,7 @@ SWEEP_LOG = {}  # sweep name -> what it reused and computed, for the chapter's r
 
 
 def _run_paths(fn, configs, run_dir):
-    return [run_dir / config_key({"fn": f"{fn.__module__}.{fn.__qualname__}", **c})
-            for c in configs]
+    return [run_dir / config_key({"fn": f"{fn.__module__}.{fn.__qualname__}", **c}) for c in configs]
 
 
 def _stored(paths, code, log):
@@ -295,17 +302,22 @@ def sweep(fn, configs, *, name, profile, n_jobs=None, progress=True, scheduler=N
     configs = list(configs)
     code = function_fingerprint(fn)
     paths = _run_paths(fn, configs, results_dir(profile) / "runs" / name)
-    log = {"runs": len(configs), "reused": 0, "computed": 0, "stale": {}, "warnings": [],
-           "code": {code}, "data": set()}  # this process's fingerprint: a foreign one is mixed
+    log = {
+        "runs": len(configs),
+        "reused": 0,
+        "computed": 0,
+        "stale": {},
+        "warnings": [],
+        "code": {code},
+        "data": set(),
+    }  # this process's fingerprint: a foreign one is mixed
     runs = _stored(paths, code, log)
     todo = [i for i, r in enumerate(runs) if r is None]
     if log["stale"]:
-        print(f"{name}: recomputing stored runs whose {', '.join(log['stale'])}",
-              file=sys.stderr, flush=True)
+        print(f"{name}: recomputing stored runs whose {', '.join(log['stale'])}", file=sys.stderr, flush=True)
 
     def store(finished, notes=lambda provenance: ()):  # as each run finishes, wherever it ran
-        for i, result, provenance in tqdm(finished, total=len(todo), desc=name,
-                                          disable=not progress):
+        for i, result, provenance in tqdm(finished, total=len(todo), desc=name, disable=not progress):
             for note in notes(provenance):
                 if note not in log["warnings"]:
                     log["warnings"].append(note)
@@ -319,23 +331,32 @@ def sweep(fn, configs, *, name, profile, n_jobs=None, progress=True, scheduler=N
         address = scheduler or os.environ.get("BOOK_SCHEDULER")
         if address:  # a running Dask cluster: its workers compute, this process stores
             from lib import cluster
+
             what = f"{fn.__module__}.{fn.__qualname__}"
             with cluster.connect(address) as client:
-                store(cluster.run_on_cluster(client, jobs),
-                      lambda provenance: cluster.provenance_warnings(provenance, code, what))
+                store(
+                    cluster.run_on_cluster(client, jobs),
+                    lambda provenance: cluster.provenance_warnings(provenance, code, what),
+                )
         else:  # local runs also get a per-epoch checkpoint beside their stored result
             if accepts_checkpoint(fn):
                 from lib.training import Checkpoint
-                jobs = [delayed(_indexed)(i, fn, configs[i],
-                                          Checkpoint(checkpoint_path(paths[i]), tag=code))
-                        for i in todo]
+
+                jobs = [
+                    delayed(_indexed)(i, fn, configs[i], Checkpoint(checkpoint_path(paths[i]), tag=code))
+                    for i in todo
+                ]
             n_jobs = min(n_jobs or os.cpu_count() or 1, len(todo))
             store(Parallel(n_jobs=n_jobs, return_as="generator_unordered")(jobs))
     for _, provenance in runs:
         log["code"].add(provenance["code"])
         log["data"].update(ident["source"] for _, ident in provenance["data"])
-    log.update(reused=len(configs) - len(todo), computed=len(todo),
-               code=sorted(log["code"]), data=sorted(log["data"]))
+    log.update(
+        reused=len(configs) - len(todo),
+        computed=len(todo),
+        code=sorted(log["code"]),
+        data=sorted(log["data"]),
+    )
     SWEEP_LOG[name] = log
     return [result for result, _ in runs]
 
@@ -387,10 +408,21 @@ class Record:
         runs = {name: dict(log) for name, log in SWEEP_LOG.items()}
         mixed = sorted(name for name, log in runs.items() if len(log["code"]) > 1)
         warnings = [w for log in runs.values() for w in log["warnings"]]
-        info = {**self.info_values, **self.provenance, "runs": runs, "mixed_code": mixed,
-                "warnings": warnings}
-        return {"chapter": self.chapter, "profile": self.profile, "metrics": self.metrics,
-                "thesis": self.thesis, "claims": list(self.claims.values()), "info": info}
+        info = {
+            **self.info_values,
+            **self.provenance,
+            "runs": runs,
+            "mixed_code": mixed,
+            "warnings": warnings,
+        }
+        return {
+            "chapter": self.chapter,
+            "profile": self.profile,
+            "metrics": self.metrics,
+            "thesis": self.thesis,
+            "claims": list(self.claims.values()),
+            "info": info,
+        }
 
     def save(self):
         """Write the record atomically and return its path."""
@@ -405,10 +437,13 @@ def provenance(chapter, data_dir=None):
     source = ROOT / "book" / f"{chapter}.md"
     ident = data_identity(data_dir)
     dataset = "mnist-subset" if ident["source"] == "bundled" else identify_idx_files(ident["source"])
-    return {"code_fingerprint": chapter_fingerprint(source) if source.exists() else None,
-            "data_source": ident["source"], "data_dataset": dataset,
-            "data_fingerprint": data_fingerprint(data_dir),
-            "built_utc": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+    return {
+        "code_fingerprint": chapter_fingerprint(source) if source.exists() else None,
+        "data_source": ident["source"],
+        "data_dataset": dataset,
+        "data_fingerprint": data_fingerprint(data_dir),
+        "built_utc": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
 
 
 def load_record(chapter, profile):

@@ -11,6 +11,7 @@ Every request has a connect/read timeout, so a dead mirror fails within seconds.
 standard library (urllib) is used.  The pinned checksums can be replaced only by calling
 ``fetch_idx(..., checksums=...)`` from Python (the tests do); the command line cannot.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -26,8 +27,10 @@ from pathlib import Path
 from lib.data import DATASETS, HASH_CHUNK, IDX_FILES, IDX_SHA256, file_sha256
 
 MIRRORS = {
-    "mnist": ("https://ossci-datasets.s3.amazonaws.com/mnist/",
-              "https://storage.googleapis.com/cvdf-datasets/mnist/"),
+    "mnist": (
+        "https://ossci-datasets.s3.amazonaws.com/mnist/",
+        "https://storage.googleapis.com/cvdf-datasets/mnist/",
+    ),
     "fashion-mnist": ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
 }
 DEFAULT_TIMEOUT = 10.0  # seconds, for connecting and for each read
@@ -37,8 +40,9 @@ class FetchError(OSError):
     """A file could not be downloaded and verified; the message names the URL(s) and fault."""
 
 
-def fetch_idx(dataset: str, to, mirrors=None, timeout: float = DEFAULT_TIMEOUT,
-              checksums=None, log=print) -> Path:
+def fetch_idx(
+    dataset: str, to, mirrors=None, timeout: float = DEFAULT_TIMEOUT, checksums=None, log=print
+) -> Path:
     """Download and verify the four IDX .gz files of ``dataset`` into folder ``to``.
 
     ``dataset``: "mnist" or "fashion-mnist".  ``mirrors``: base URLs tried in order (default
@@ -111,8 +115,10 @@ def download_verified(url: str, final: Path, expected: str, timeout: float) -> i
         with os.fdopen(handle, "wb") as out:
             size, digest = _stream(url, out, timeout)
         if digest != expected:
-            raise FetchError(f"{url}: checksum mismatch: SHA-256 of the {size:,} bytes received "
-                             f"is {digest}, expected {expected}")
+            raise FetchError(
+                f"{url}: checksum mismatch: SHA-256 of the {size:,} bytes received "
+                f"is {digest}, expected {expected}"
+            )
         os.replace(temp, final)
         return size
     finally:
@@ -138,8 +144,9 @@ def _stream(url: str, out, timeout: float):
     except (OSError, http.client.HTTPException) as err:
         raise FetchError(f"{url}: {_describe(err)}") from err
     if length is not None and length.isdigit() and size != int(length):
-        raise FetchError(f"{url}: truncated download: received {size:,} of {int(length):,} "
-                         f"bytes (Content-Length)")
+        raise FetchError(
+            f"{url}: truncated download: received {size:,} of {int(length):,} bytes (Content-Length)"
+        )
     return size, digest.hexdigest()
 
 
@@ -152,6 +159,8 @@ def _describe(reason) -> str:
     if isinstance(reason, ConnectionRefusedError):
         return "connection refused (nothing is listening there)"
     if isinstance(reason, http.client.IncompleteRead):
-        return (f"truncated download: connection closed after {len(reason.partial):,} bytes "
-                f"with {reason.expected:,} still expected")
+        return (
+            f"truncated download: connection closed after {len(reason.partial):,} bytes "
+            f"with {reason.expected:,} still expected"
+        )
     return f"{type(reason).__name__}: {reason}"

@@ -1,5 +1,6 @@
 """Numerical companions to thesis chapter 5 (background on ICA): non-Gaussianity measures,
 the simulated-annealing acceptance rule and mutual information of Gaussians in closed form."""
+
 import numpy as np
 
 GAUSS_ENTROPY = 0.5 * np.log(2 * np.pi * np.e)  # differential entropy of N(0, 1), nats
@@ -7,8 +8,7 @@ GAUSS_ENTROPY = 0.5 * np.log(2 * np.pi * np.e)  # differential entropy of N(0, 1
 # Unit-variance distributions with closed-form entropies (nats), for negentropy eq. 5.3.
 UNIT_VARIANCE = {
     "gaussian": (lambda rng, n: rng.standard_normal(n), GAUSS_ENTROPY),
-    "laplace": (lambda rng, n: rng.laplace(scale=1 / np.sqrt(2), size=n),
-                1 + np.log(2 / np.sqrt(2))),
+    "laplace": (lambda rng, n: rng.laplace(scale=1 / np.sqrt(2), size=n), 1 + np.log(2 / np.sqrt(2))),
     "uniform": (lambda rng, n: rng.uniform(-np.sqrt(3), np.sqrt(3), n), np.log(2 * np.sqrt(3))),
 }
 
@@ -17,7 +17,7 @@ def kurtosis(x):
     """Eq. 5.2: kurt(x) = E{x^4} - 3 (E{x^2})^2 of the centred sample (0 for a Gaussian)."""
     x = np.asarray(x, dtype=np.float64)
     x = x - x.mean(axis=0)
-    return np.mean(x ** 4, axis=0) - 3 * np.mean(x ** 2, axis=0) ** 2
+    return np.mean(x**4, axis=0) - 3 * np.mean(x**2, axis=0) ** 2
 
 
 def negentropy_exact(name):
@@ -51,5 +51,5 @@ def correlated_gaussians(n, rho, dims=1, random_state=0):
         raise ValueError(f"rho must lie strictly between -1 and 1, got {rho}")
     rng = np.random.default_rng(random_state)
     x = rng.standard_normal((n, dims))
-    y = rho * x + np.sqrt(1 - rho ** 2) * rng.standard_normal((n, dims))
-    return x, y, -dims / 2 * np.log(1 - rho ** 2)
+    y = rho * x + np.sqrt(1 - rho**2) * rng.standard_normal((n, dims))
+    return x, y, -dims / 2 * np.log(1 - rho**2)

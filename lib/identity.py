@@ -3,8 +3,10 @@
 A stored run, a chapter record and a rendered page are trusted only for the code, data and
 parameters that made them. This module names the first two:
 
-* ``code_fingerprint(modules)``: a hash of the source of the given ``lib`` modules and of every
-  ``lib`` module they import, transitively (imports inside functions count too);
+* ``code_fingerprint(modules)``: a hash of the code of the given ``lib`` modules and of every
+  ``lib`` module they import, transitively (imports inside functions count too). The code is
+  the module's syntax tree without docstrings, so reformatting (``ruff format``), comments and
+  documentation leave it unchanged, and any change to what runs changes it;
 * ``chapter_fingerprint(path)``: the same for the ``lib`` modules a chapter imports, plus the
   chapter's own text;
 * ``data_identity(data_dir)``: what ``lib.data.load_mnist(data_dir)`` would read now: the bundled
@@ -13,12 +15,12 @@ parameters that made them. This module names the first two:
 File hashes (``lib.data.file_sha256``) are computed once per file and process, cached by path,
 size and modification time.
 """
+
 import ast
 import hashlib
 import inspect
-import os
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from lib.data import _IDX_STEMS, _find_idx, file_sha256, resolve_data_dir
@@ -49,11 +51,33 @@ def _lib_imports(tree):
     return {m for m in found if _module_file(m)}
 
 
-@lru_cache(maxsize=None)
+def _strip_docstrings(tree):
+    """The tree without the docstrings of its module, classes and functions (in place)."""
+    scopes = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(node, scopes)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            node.body = body[1:]
+    return tree
+
+
+def normalised_code(text, filename="<code>"):
+    """What a module does, as text: its syntax tree without docstrings, positions or comments."""
+    tree = _strip_docstrings(ast.parse(text, filename=filename))
+    return ast.dump(tree, annotate_fields=False, include_attributes=False)
+
+
+@cache
 def _module_source(path, size, mtime_ns):
-    """Source text and the ``lib`` imports of one module file (cached while it is unchanged)."""
+    """Normalised code and the ``lib`` imports of one module file (cached while unchanged)."""
     text = Path(path).read_text()
-    return text, frozenset(_lib_imports(ast.parse(text, filename=path)))
+    return normalised_code(text, path), frozenset(_lib_imports(ast.parse(text, filename=path)))
 
 
 def _source(name):
@@ -74,7 +98,7 @@ def module_closure(modules):
 
 
 def code_fingerprint(modules):
-    """A short hash of the source of ``modules`` and everything in ``lib`` they import."""
+    """A short hash of the code of ``modules`` and everything in ``lib`` they import."""
     digest = hashlib.sha256()
     for name in module_closure(modules):
         digest.update(f"{name}\0{_source(name)[0]}\0".encode())
@@ -94,10 +118,12 @@ def function_fingerprint(fn):
     except TypeError:
         path = None
     if not path or not Path(path).is_file():
-        raise ValueError(f"{fn.__qualname__} has no source file (defined in a notebook?): a stored "
-                         "run must come from code in a file, so that its code can be fingerprinted")
+        raise ValueError(
+            f"{fn.__qualname__} has no source file (defined in a notebook?): a stored "
+            "run must come from code in a file, so that its code can be fingerprinted"
+        )
     text = Path(path).read_text()
-    digest = hashlib.sha256(text.encode())
+    digest = hashlib.sha256(normalised_code(text, path).encode())
     digest.update(code_fingerprint(_lib_imports(ast.parse(text))).encode())
     return digest.hexdigest()[:SHORT]
 
@@ -109,8 +135,9 @@ def chapter_modules(path):
     """The ``lib`` modules a MyST chapter's code cells import."""
     found = set()
     for cell in _CELL.findall(Path(path).read_text()):
-        code = "\n".join(line for line in cell.splitlines()
-                         if not line.startswith((":", "%", "!")))  # cell options and magics
+        code = "\n".join(
+            line for line in cell.splitlines() if not line.startswith((":", "%", "!"))
+        )  # cell options and magics
         try:
             found |= _lib_imports(ast.parse(code))
         except SyntaxError as err:

@@ -24,6 +24,7 @@ chapters' recorded numbers stay comparable. The replacements:
 * ``reconstruction_separation``: each network's skill over the best input-independent output
   (its part's mean image), so a fixed image confined to the right half scores 0.
 """
+
 import warnings
 
 import numpy as np
@@ -56,8 +57,7 @@ def _probe_accuracy(code, label, train, test, random_state):
     chance = counts.max() / counts.sum()
     if len(np.unique(label[train])) < 2:
         return chance, chance
-    probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500,
-                                                               random_state=random_state))
+    probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500, random_state=random_state))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence warnings on near-constant codes
         probe.fit(code[train], label[train])
@@ -87,9 +87,13 @@ def probe_score(code_a, code_b, label_a, label_b, test_size=0.3, random_state=0)
             acc[i, j], chance[j] = _probe_accuracy(codes[i], labels[j], train, test, random_state)
     norm = np.clip((acc - chance[None, :]) / np.maximum(1 - chance[None, :], 1e-12), 0, 1)
     matched, crossed = norm[0, 0] + norm[1, 1], norm[0, 1] + norm[1, 0]
-    return {"score": float(abs(matched - crossed) / 2), "acc": acc.tolist(),
-            "normalised": norm.tolist(), "chance": chance.tolist(),
-            "swapped": bool(crossed > matched)}
+    return {
+        "score": float(abs(matched - crossed) / 2),
+        "acc": acc.tolist(),
+        "normalised": norm.tolist(),
+        "chance": chance.tolist(),
+        "swapped": bool(crossed > matched),
+    }
 
 
 def reconstruction_score(recon_a, recon_b, part_a, part_b):
@@ -100,13 +104,15 @@ def reconstruction_score(recon_a, recon_b, part_a, part_b):
     (crossed + matched), in [0, 1] under the better assignment: 0 when the assignment does not
     matter (nothing separated), 1 when each cause reproduces its part exactly.
     """
-    ra, rb, pa, pb = (_as_2d(k, v) for k, v in
-                      [("recon_a", recon_a), ("recon_b", recon_b),
-                       ("part_a", part_a), ("part_b", part_b)])
+    ra, rb, pa, pb = (
+        _as_2d(k, v)
+        for k, v in [("recon_a", recon_a), ("recon_b", recon_b), ("part_a", part_a), ("part_b", part_b)]
+    )
     _check_lengths(recon_a=ra, recon_b=rb, part_a=pa, part_b=pb)
     if not (ra.shape == rb.shape == pa.shape == pb.shape):
-        raise ValueError(f"shapes differ: recon_a {ra.shape}, recon_b {rb.shape}, "
-                         f"part_a {pa.shape}, part_b {pb.shape}")
+        raise ValueError(
+            f"shapes differ: recon_a {ra.shape}, recon_b {rb.shape}, part_a {pa.shape}, part_b {pb.shape}"
+        )
     mse = lambda u, v: float(np.mean((u - v) ** 2))
     straight = [mse(ra, pa), mse(rb, pb)]
     crossed = [mse(ra, pb), mse(rb, pa)]
@@ -140,8 +146,8 @@ def _safe_mi(a, b, random_state):
 # The cross-validated disentangling score (DESIGN.md, "Records, regression and truth")
 # ---------------------------------------------------------------------------------------------
 
-MIN_EFFECT = 0.5          # the stated minimum effect of the ``disentangled`` rule (see below)
-NULL_QUANTILE = 0.99      # the permutation null's quantile the score must exceed
+MIN_EFFECT = 0.5  # the stated minimum effect of the ``disentangled`` rule (see below)
+NULL_QUANTILE = 0.99  # the permutation null's quantile the score must exceed
 _READOUTS = ("linear", "nonlinear")
 
 
@@ -156,6 +162,7 @@ def _single_threaded(fn):
 
         with threadpool_limits(limits=1):
             return fn(*args, **kwargs)
+
     return wrapper
 
 
@@ -171,8 +178,9 @@ def _label(name, label, n, allow_missing):
         raise ValueError(f"{name} is None")
     label = np.asarray(label).ravel()
     if len(label) != n:
-        raise ValueError(f"inputs have different numbers of rows: {name} has {len(label)}, "
-                         f"the codes have {n}")
+        raise ValueError(
+            f"inputs have different numbers of rows: {name} has {len(label)}, the codes have {n}"
+        )
     if label.dtype.kind == "f" and not np.all(np.isfinite(label)):
         raise ValueError(f"{name} contains NaN or inf")
     numeric = label.dtype.kind in "iuf"
@@ -182,8 +190,10 @@ def _label(name, label, n, allow_missing):
         raise ValueError(f"{name} is all -1 (no label)")
     classes, codes = np.unique(label, return_inverse=True)
     if len(classes) < 2:
-        raise ValueError(f"{name} has only one class ({classes[0]!r}); a one-class label "
-                         "cannot be scored (use -1 or None to mark a missing part)")
+        raise ValueError(
+            f"{name} has only one class ({classes[0]!r}); a one-class label "
+            "cannot be scored (use -1 or None to mark a missing part)"
+        )
     if numeric and np.any(label == -1):
         raise ValueError(f"{name} mixes the missing-part marker -1 with real classes")
     return codes.astype(np.int64)
@@ -222,8 +232,9 @@ def _knn_graph(neighbours, n_train):
     n_test, k = neighbours.shape
     w = np.ones((n_test, k), np.float32)
     w[:, 0] = 1.5
-    return sp.csr_matrix((w.ravel(), neighbours.ravel(), np.arange(0, n_test * k + 1, k)),
-                         shape=(n_test, n_train))
+    return sp.csr_matrix(
+        (w.ravel(), neighbours.ravel(), np.arange(0, n_test * k + 1, k)), shape=(n_test, n_train)
+    )
 
 
 def _knn_accuracy(graph, onehot_train, y_perm_test, n_classes):
@@ -276,16 +287,27 @@ def _one_part_score(m):
     """One labelled part: m (..., 2, 1). The code that reads it better is its code; score =
     its informativeness minus the other code's."""
     col = m[..., 0]
-    holder = col[..., 1] > col[..., 0]                                    # True: code b holds it
+    holder = col[..., 1] > col[..., 0]  # True: code b holds it
     own = np.where(holder, col[..., 1], col[..., 0])
     other = np.where(holder, col[..., 0], col[..., 1])
     return holder, own, other, own - other
 
 
 @_single_threaded
-def disentanglement(code_a, code_b, label_a, label_b, *, readout="both", cv=5,
-                    n_permutations=200, random_state=0, min_effect=MIN_EFFECT, n_neighbors=None,
-                    with_dci=True):
+def disentanglement(
+    code_a,
+    code_b,
+    label_a,
+    label_b,
+    *,
+    readout="both",
+    cv=5,
+    n_permutations=200,
+    random_state=0,
+    min_effect=MIN_EFFECT,
+    n_neighbors=None,
+    with_dci=True,
+):
     """Cross-validated ground-truth disentangling score of two causes' codes.
 
     **Readouts.** Each code (standardised on the training rows) is read by two classifiers on
@@ -369,8 +391,10 @@ def disentanglement(code_a, code_b, label_a, label_b, *, readout="both", cv=5,
     for j in parts:
         smallest = np.bincount(labels[j]).min()
         if smallest < cv:
-            raise ValueError(f"too few rows for cv={cv}: label_{'ab'[j]}'s smallest class has "
-                             f"{smallest} rows (n={n}); each class needs at least cv rows")
+            raise ValueError(
+                f"too few rows for cv={cv}: label_{'ab'[j]}'s smallest class has "
+                f"{smallest} rows (n={n}); each class needs at least cv rows"
+            )
     ys = [labels[j] for j in parts]
     n_classes = [int(y.max()) + 1 for y in ys]
     chance = np.array([_chance(y) for y in ys])
@@ -382,14 +406,14 @@ def disentanglement(code_a, code_b, label_a, label_b, *, readout="both", cv=5,
         joint = ys[0] * n_classes[1] + ys[1]
         if np.bincount(joint)[np.unique(joint)].min() >= cv:
             strat = joint
-    folds = list(StratifiedKFold(cv, shuffle=True, random_state=random_state)
-                 .split(np.zeros(n), strat))
+    folds = list(StratifiedKFold(cv, shuffle=True, random_state=random_state).split(np.zeros(n), strat))
 
     rng = np.random.default_rng(random_state)
     n_perm = max(0, int(n_permutations))
-    rows = np.vstack([np.arange(n, dtype=np.int32)]
-                     + [rng.permutation(n).astype(np.int32) for _ in range(n_perm)])
-    y_perm = [y.astype(np.int32)[rows] for y in ys]      # row 0: the real labels
+    rows = np.vstack(
+        [np.arange(n, dtype=np.int32)] + [rng.permutation(n).astype(np.int32) for _ in range(n_perm)]
+    )
+    y_perm = [y.astype(np.int32)[rows] for y in ys]  # row 0: the real labels
 
     use = _READOUTS if readout == "both" else (readout,)
     acc = {r: np.zeros((cv, 2, n_parts)) for r in use}
@@ -408,9 +432,10 @@ def disentanglement(code_a, code_b, label_a, label_b, *, readout="both", cv=5,
                 yp_train, yp_test = y_perm[jj][:, train], y_perm[jj][:, test]
                 if "linear" in use:
                     acc["linear"][f, i, jj] = _logistic_accuracy(
-                        x_train, x_test, yp_train[0], yp_test[0], random_state)
+                        x_train, x_test, yp_train[0], yp_test[0], random_state
+                    )
                 # row 0 is the real labelling; rows go in chunks of <= 2**25 one-hot entries
-                chunk = max(1, 2 ** 25 // (len(train) * n_classes[jj]))
+                chunk = max(1, 2**25 // (len(train) * n_classes[jj]))
                 lin, knn = np.zeros(n_perm + 1), np.zeros(n_perm + 1)
                 for lo in range(0, n_perm + 1, chunk):
                     rows_ = slice(lo, min(n_perm + 1, lo + chunk))
@@ -425,15 +450,16 @@ def disentanglement(code_a, code_b, label_a, label_b, *, readout="both", cv=5,
                     acc["nonlinear"][f, i, jj], acc_null["nonlinear"][:, f, i, jj] = knn[0], knn[1:]
 
     scale = 1 - chance
-    norm = {r: (acc[r] - chance) / scale for r in use}                   # (cv, 2, parts)
+    norm = {r: (acc[r] - chance) / scale for r in use}  # (cv, 2, parts)
     mean = {r: norm[r].mean(0) for r in use}
     if readout == "both":
         pick_nl = mean["nonlinear"] > mean["linear"]
         m = np.where(pick_nl, mean["nonlinear"], mean["linear"])
         m_folds = np.where(pick_nl, norm["nonlinear"], norm["linear"])
         used = np.where(pick_nl, "nonlinear", "linear")
-        null_m = (np.maximum(*[((acc_null[r] - chance) / scale).mean(1) for r in _READOUTS])
-                  if n_perm else None)
+        null_m = (
+            np.maximum(*[((acc_null[r] - chance) / scale).mean(1) for r in _READOUTS]) if n_perm else None
+        )
     else:
         m, m_folds = mean[readout], norm[readout]
         used = np.full(m.shape, readout)
@@ -445,8 +471,7 @@ def disentanglement(code_a, code_b, label_a, label_b, *, readout="both", cv=5,
     # the fold scores under the chosen assignment
     if n_parts == 2:
         idx_own = [1, 0] if flag else [0, 1]
-        fold_scores = (m_folds[:, [0, 1], idx_own] - m_folds[:, [0, 1], [1 - j for j in idx_own]]
-                       ).min(-1)
+        fold_scores = (m_folds[:, [0, 1], idx_own] - m_folds[:, [0, 1], [1 - j for j in idx_own]]).min(-1)
     else:
         h = int(flag)
         fold_scores = m_folds[:, h, 0] - m_folds[:, 1 - h, 0]
@@ -470,8 +495,10 @@ def disentanglement(code_a, code_b, label_a, label_b, *, readout="both", cv=5,
         informativeness, leakage = [nan, nan], [nan, nan]
         informativeness[h], leakage[1 - h] = float(own), float(other)
         assignment = f"{'ab'[h]}->{part}"
-        note = (f"only label_{part} is known: score = how exclusively code {'ab'[h]} holds "
-                f"part {part}'s label; the other code's content is not scored")
+        note = (
+            f"only label_{part} is known: score = how exclusively code {'ab'[h]} holds "
+            f"part {part}'s label; the other code's content is not scored"
+        )
         if any(collapsed):
             disentangled = False
             note += "; a code is constant (collapsed), so disentangled is False"
@@ -485,38 +512,64 @@ def disentanglement(code_a, code_b, label_a, label_b, *, readout="both", cv=5,
     per_readout = {}
     for r in use:
         s = score_fn(mean[r])
-        per_readout[r] = {"normalised": full(mean[r]), "accuracy": full(acc[r].mean(0)),
-                          "fold_normalised": [full(x) for x in norm[r]],
-                          "score": float(np.clip(s[3], 0, 1)), "score_unclipped": float(s[3])}
+        per_readout[r] = {
+            "normalised": full(mean[r]),
+            "accuracy": full(acc[r].mean(0)),
+            "fold_normalised": [full(x) for x in norm[r]],
+            "score": float(np.clip(s[3], 0, 1)),
+            "score_unclipped": float(s[3]),
+        }
     chance_full = [nan, nan]
     for jj, j in enumerate(parts):
         chance_full[j] = float(chance[jj])
     used_full = np.full((2, 2), None, dtype=object)
     used_full[:, parts] = used
     out = {
-        "score": float(np.clip(raw, 0, 1)), "score_unclipped": raw,
+        "score": float(np.clip(raw, 0, 1)),
+        "score_unclipped": raw,
         "score_sd": float(fold_scores.std(ddof=1)),
         "score_se": float(fold_scores.std(ddof=1) / np.sqrt(cv)),
         "fold_scores": fold_scores.tolist(),
-        "disentangled": bool(disentangled), "threshold": float(threshold),
+        "disentangled": bool(disentangled),
+        "threshold": float(threshold),
         "min_effect": float(min_effect),
-        "informativeness": informativeness, "leakage": leakage,
+        "informativeness": informativeness,
+        "leakage": leakage,
         "exclusivity": [1 - v for v in leakage],
-        "assignment": assignment, "swapped": flag if n_parts == 2 else parts[0] != int(flag),
-        "matrix": full(m), "readout_used": used_full.tolist(), "readout": readout,
-        "chance": chance_full, "collapsed": collapsed, "mode": mode, "note": note,
-        "null": {"quantile": NULL_QUANTILE, "value": null_q,
-                 "mean": float(null_scores.mean()) if n_perm else nan,
-                 "sd": float(null_scores.std()) if n_perm else nan,
-                 "n_permutations": n_perm, "p_value": p_value,
-                 "readouts": "kNN as observed; least-squares one-hot for logistic regression",
-                 "scores": null_scores.tolist()},
-        "n": n, "cv": cv, "n_neighbors": int(k) if "nonlinear" in use else None,
+        "assignment": assignment,
+        "swapped": flag if n_parts == 2 else parts[0] != int(flag),
+        "matrix": full(m),
+        "readout_used": used_full.tolist(),
+        "readout": readout,
+        "chance": chance_full,
+        "collapsed": collapsed,
+        "mode": mode,
+        "note": note,
+        "null": {
+            "quantile": NULL_QUANTILE,
+            "value": null_q,
+            "mean": float(null_scores.mean()) if n_perm else nan,
+            "sd": float(null_scores.std()) if n_perm else nan,
+            "n_permutations": n_perm,
+            "p_value": p_value,
+            "readouts": "kNN as observed; least-squares one-hot for logistic regression",
+            "scores": null_scores.tolist(),
+        },
+        "n": n,
+        "cv": cv,
+        "n_neighbors": int(k) if "nonlinear" in use else None,
     }
     out.update(per_readout)
     if with_dci:
-        out.update(dci(codes[0], codes[1], label_a if 0 in parts else None,
-                       label_b if 1 in parts else None, random_state=random_state))
+        out.update(
+            dci(
+                codes[0],
+                codes[1],
+                label_a if 0 in parts else None,
+                label_b if 1 in parts else None,
+                random_state=random_state,
+            )
+        )
     out["seconds"] = time.perf_counter() - t0
     return out
 
@@ -576,8 +629,9 @@ def dci(code_a, code_b, label_a, label_b, *, importance="forest", random_state=0
         if importance == "forest":
             from sklearn.ensemble import ExtraTreesClassifier
 
-            model = ExtraTreesClassifier(n_estimators=50, min_samples_leaf=5, max_features=None,
-                                         random_state=random_state).fit(z, y)
+            model = ExtraTreesClassifier(
+                n_estimators=50, min_samples_leaf=5, max_features=None, random_state=random_state
+            ).fit(z, y)
             r[:, j] = model.feature_importances_
         elif importance == "linear":
             from sklearn.linear_model import LogisticRegression
@@ -589,10 +643,15 @@ def dci(code_a, code_b, label_a, label_b, *, importance="forest", random_state=0
         else:
             raise ValueError(f"importance must be 'forest' or 'linear', got {importance!r}")
     d, c = _dci_from_importance(r)
-    per_code = np.stack([r[:a.shape[1]].sum(0), r[a.shape[1]:].sum(0)])
+    per_code = np.stack([r[: a.shape[1]].sum(0), r[a.shape[1] :].sum(0)])
     dc, cc = _dci_from_importance(per_code)
-    return {"dci_disentanglement": d, "dci_completeness": c, "dci_code_disentanglement": dc,
-            "dci_code_completeness": cc, "dci_importance": r.tolist()}
+    return {
+        "dci_disentanglement": d,
+        "dci_completeness": c,
+        "dci_code_disentanglement": dc,
+        "dci_code_completeness": cc,
+        "dci_importance": r.tolist(),
+    }
 
 
 def reconstruction_separation(y_a, y_b, part_a, part_b):
@@ -615,12 +674,14 @@ def reconstruction_separation(y_a, y_b, part_a, part_b):
     network's skill (``mode`` "one_part"). Returns also ``mse`` (mse[i][j]), ``baseline_mse``
     per part, ``assignment``, ``swapped``.
     """
-    ya, yb, pa, pb = (_as_2d(k, v) for k, v in
-                      [("y_a", y_a), ("y_b", y_b), ("part_a", part_a), ("part_b", part_b)])
+    ya, yb, pa, pb = (
+        _as_2d(k, v) for k, v in [("y_a", y_a), ("y_b", y_b), ("part_a", part_a), ("part_b", part_b)]
+    )
     _check_lengths(y_a=ya, y_b=yb, part_a=pa, part_b=pb)
     if not (ya.shape == yb.shape == pa.shape == pb.shape):
-        raise ValueError(f"shapes differ: y_a {ya.shape}, y_b {yb.shape}, "
-                         f"part_a {pa.shape}, part_b {pb.shape}")
+        raise ValueError(
+            f"shapes differ: y_a {ya.shape}, y_b {yb.shape}, part_a {pa.shape}, part_b {pb.shape}"
+        )
     outs, parts = [ya, yb], [pa, pb]
     mse = np.array([[np.mean((y - p) ** 2) for p in parts] for y in outs])
     base = np.array([np.mean((p - p.mean(0)) ** 2) for p in parts])
@@ -642,9 +703,17 @@ def reconstruction_separation(y_a, y_b, part_a, part_b):
         assignment, mode = f"{'ab'[h]}->{'ab'[j]}", "one_part"
         matched = [float("nan")] * 2
         matched[h] = raw
-    return {"score": float(np.clip(raw, 0, 1)), "score_unclipped": raw, "skill": skill.tolist(),
-            "matched_skill": matched, "mse": mse.tolist(), "baseline_mse": base.tolist(),
-            "assignment": assignment, "swapped": swapped, "mode": mode}
+    return {
+        "score": float(np.clip(raw, 0, 1)),
+        "score_unclipped": raw,
+        "skill": skill.tolist(),
+        "matched_skill": matched,
+        "mse": mse.tolist(),
+        "baseline_mse": base.tolist(),
+        "assignment": assignment,
+        "swapped": swapped,
+        "mode": mode,
+    }
 
 
 def disentanglement_where_scorable(code_a, code_b, label_a, label_b, random_state=0, **kw):
@@ -655,13 +724,14 @@ def disentanglement_where_scorable(code_a, code_b, label_a, label_b, random_stat
     class's size (at most 5) so that small smoke-profile sets can be scored. Returns None when no
     label has two classes with at least two rows each.
     """
-    labels = [None if y is None or len(np.unique(y)) < 2 or (np.asarray(y) < 0).all()
-              else np.asarray(y) for y in (label_a, label_b)]
+    labels = [
+        None if y is None or len(np.unique(y)) < 2 or (np.asarray(y) < 0).all() else np.asarray(y)
+        for y in (label_a, label_b)
+    ]
     present = [y for y in labels if y is not None]
     if not present:
         return None
     cv = min([5] + [int(np.unique(y, return_counts=True)[1].min()) for y in present])
     if cv < 2:
         return None
-    return disentanglement(code_a, code_b, labels[0], labels[1], cv=cv,
-                           random_state=random_state, **kw)
+    return disentanglement(code_a, code_b, labels[0], labels[1], cv=cv, random_state=random_state, **kw)

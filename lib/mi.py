@@ -22,6 +22,7 @@ distances to blocks of points computed column-wise in SIMD: few pairs in low dim
 vectorised brute force in high dimension. CUDA: chunked brute force with ``torch.cdist(p=inf)``.
 NPEET's ``mi`` (sklearn trees) gives the same value; see benchmarks/mi.py for timings.
 """
+
 import numba
 import numpy as np
 import torch
@@ -151,8 +152,10 @@ def _checked_pdist(x, name):
     """Euclidean distances of all pairs of rows; ValueError if they overflow."""
     dist = torch.pdist(x)
     if not torch.isfinite(dist).all():
-        raise ValueError(f"{name}: pairwise distances overflow (values up to "
-                         f"{float(x.abs().max()):.3g}); rescale {name} for MeanNN")
+        raise ValueError(
+            f"{name}: pairwise distances overflow (values up to "
+            f"{float(x.abs().max()):.3g}); rescale {name} for MeanNN"
+        )
     return dist
 
 
@@ -183,6 +186,7 @@ def _cells(x, bins):
 
 
 # ---- validation ----------------------------------------------------------------------------
+
 
 def _as_2d(x, name):
     if isinstance(x, torch.Tensor):
@@ -215,8 +219,10 @@ def _check_pair(x, y):
 
 def _check_k(k, n):
     if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
-        raise ValueError(f"k must be an integer with 1 <= k < n (n = {n} samples), got "
-                         f"k = {k!r} of type {type(k).__name__}")
+        raise ValueError(
+            f"k must be an integer with 1 <= k < n (n = {n} samples), got "
+            f"k = {k!r} of type {type(k).__name__}"
+        )
     if not 1 <= k < n:
         raise ValueError(f"k must be an integer with 1 <= k < n (n = {n} samples), got k = {k}")
 
@@ -237,8 +243,10 @@ def _check_scale(x, name):
     """x, unless its values are so large that differences (distances) overflow float64."""
     top = np.abs(x).max() if x.size else 0.0
     if top > MAX_ABS:
-        raise ValueError(f"{name} values reach {top:.3g}: distances overflow float64; "
-                         f"standardise {name} first (lib.mi.standardize)")
+        raise ValueError(
+            f"{name} values reach {top:.3g}: distances overflow float64; "
+            f"standardise {name} first (lib.mi.standardize)"
+        )
     return x
 
 
@@ -254,6 +262,7 @@ def _pow2_scaled(x):
 
 
 # ---- CUDA / torch backend --------------------------------------------------------------------
+
 
 def _device(device):
     return torch.device(device if device is not None else "cuda")

@@ -35,6 +35,7 @@ read literally; the book's default reading is that 0.9 is gamma and there is no 
 
     step = eta g / sqrt(v + eps);   b = momentum b + step;   W = W - b
 """
+
 from __future__ import annotations
 
 import os
@@ -46,8 +47,9 @@ RMSPROP_FORMS = ("lasagne", "printed")
 OPTIMISERS = ("rmsprop", "adam", "sgd", "torch-rmsprop")
 
 
-def check_rmsprop_args(lr: float = 1e-3, gamma: float = 0.9, eps: float = 1e-6,
-                       momentum: float = 0.0, form: str = "lasagne") -> None:
+def check_rmsprop_args(
+    lr: float = 1e-3, gamma: float = 0.9, eps: float = 1e-6, momentum: float = 0.0, form: str = "lasagne"
+) -> None:
     """Raise ValueError naming the first bad RMSprop setting."""
     if not lr >= 0:
         raise ValueError(f"lr must be >= 0, got {lr}")
@@ -76,8 +78,15 @@ class RMSprop(torch.optim.Optimizer):
     The update uses torch's ``_foreach`` ops over all parameters of a group (any device).
     """
 
-    def __init__(self, params, lr: float = 1e-3, gamma: float = 0.9, eps: float = 1e-6,
-                 momentum: float = 0.0, form: str = "lasagne"):
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-3,
+        gamma: float = 0.9,
+        eps: float = 1e-6,
+        momentum: float = 0.0,
+        form: str = "lasagne",
+    ):
         check_rmsprop_args(lr, gamma, eps, momentum, form)
         super().__init__(params, dict(lr=lr, gamma=gamma, eps=eps, momentum=momentum, form=form))
 
@@ -99,7 +108,9 @@ class RMSprop(torch.optim.Optimizer):
                     self.state[p]["step"] = torch.zeros((), dtype=torch.float32)
                     self.state[p]["square_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
                     if group["momentum"] > 0:
-                        self.state[p]["momentum_buffer"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                        self.state[p]["momentum_buffer"] = torch.zeros_like(
+                            p, memory_format=torch.preserve_format
+                        )
             states = [self.state[p] for p in params]
             torch._foreach_add_([s["step"] for s in states], 1)
             gamma = group["gamma"]
@@ -112,7 +123,7 @@ class RMSprop(torch.optim.Optimizer):
             if group["momentum"] > 0:
                 bufs = []
                 for p, s in zip(params, states):
-                    if "momentum_buffer" not in s:   # momentum switched on after the first step
+                    if "momentum_buffer" not in s:  # momentum switched on after the first step
                         s["momentum_buffer"] = torch.zeros_like(p, memory_format=torch.preserve_format)
                     bufs.append(s["momentum_buffer"])
                 torch._foreach_mul_(bufs, group["momentum"])
@@ -146,8 +157,13 @@ def make_optimiser(params, name: str = "rmsprop", lr: float = 1e-3, **kw) -> tor
         bad = set(kw) - {"gamma", "eps", "momentum"}
         if bad:
             raise ValueError(f"torch-rmsprop takes gamma, eps, momentum; got {sorted(bad)}")
-        return torch.optim.RMSprop(params, lr=lr, alpha=kw.get("gamma", 0.9), eps=kw.get("eps", 1e-6),
-                                   momentum=kw.get("momentum", 0.0))
+        return torch.optim.RMSprop(
+            params,
+            lr=lr,
+            alpha=kw.get("gamma", 0.9),
+            eps=kw.get("eps", 1e-6),
+            momentum=kw.get("momentum", 0.0),
+        )
     raise ValueError(f"unknown optimiser {name!r}; choose one of {OPTIMISERS}")
 
 
@@ -160,8 +176,15 @@ def glorot_(module: nn.Module) -> nn.Module:
     return module
 
 
-def mlp(n_in: int, n_hidden: int, n_layers: int, n_out: int, sigmoid: bool = False,
-        dropout: float = 0.0, init: bool = True) -> nn.Sequential:
+def mlp(
+    n_in: int,
+    n_hidden: int,
+    n_layers: int,
+    n_out: int,
+    sigmoid: bool = False,
+    dropout: float = 0.0,
+    init: bool = True,
+) -> nn.Sequential:
     """n_in -> [n_hidden -> relu (-> dropout)] x n_layers -> n_out (-> sigmoid).
 
     The DDN's networks (eq. 9.13-9.15) and each half of the autoencoders of section 8.4 (encoder
@@ -170,8 +193,10 @@ def mlp(n_in: int, n_hidden: int, n_layers: int, n_out: int, sigmoid: bool = Fal
     False (a caller that initialises several networks together, in its own order).
     """
     if min(n_in, n_hidden, n_out) < 1 or n_layers < 0:
-        raise ValueError(f"layer sizes must be positive, got input={n_in}, hidden={n_hidden}, "
-                         f"output={n_out}, layers={n_layers}")
+        raise ValueError(
+            f"layer sizes must be positive, got input={n_in}, hidden={n_hidden}, "
+            f"output={n_out}, layers={n_layers}"
+        )
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {dropout}")
     sizes = [n_in] + [n_hidden] * n_layers
@@ -188,5 +213,5 @@ def mlp(n_in: int, n_hidden: int, n_layers: int, n_out: int, sigmoid: bool = Fal
 def device(override: str | None = None) -> str:
     """The torch device for models: ``override``, else $BOOK_DEVICE, else CUDA when present, else CPU."""
     name = override or os.environ.get("BOOK_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")
-    torch.device(name)   # a bad name fails here, with torch's message
+    torch.device(name)  # a bad name fails here, with torch's message
     return name

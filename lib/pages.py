@@ -1,11 +1,14 @@
 """What a chapter page shows about itself: the profile, data and code it was computed with."""
+
 from IPython.display import Markdown, display
 
 from lib.summary import SYMBOLS
 
-
-DATASETS = {"mnist": "full MNIST", "fashion-mnist": "Fashion-MNIST (a stand-in for MNIST)",
-            "unknown": "unrecognised IDX files"}
+DATASETS = {
+    "mnist": "full MNIST",
+    "fashion-mnist": "Fashion-MNIST (a stand-in for MNIST)",
+    "unknown": "unrecognised IDX files",
+}
 
 
 def _data_words(provenance):
@@ -18,10 +21,12 @@ def provenance_markdown(rec):
     """A MyST admonition naming the profile, data, code fingerprint and build time of a record."""
     p = rec.provenance
     code = f"`{p['code_fingerprint']}`" if p["code_fingerprint"] else "(not a book chapter)"
-    return ("```{admonition} What this page ran on\n:class: note\n"
-            f"Profile **{rec.profile}**; data: {_data_words(p)} "
-            f"(fingerprint `{p['data_fingerprint']}`); code fingerprint {code}; "
-            f"built {p['built_utc']}. Stored runs are reused only for this code and data.\n```")
+    return (
+        "```{admonition} What this page ran on\n:class: note\n"
+        f"Profile **{rec.profile}**; data: {_data_words(p)} "
+        f"(fingerprint `{p['data_fingerprint']}`); code fingerprint {code}; "
+        f"built {p['built_utc']}. Stored runs are reused only for this code and data.\n```"
+    )
 
 
 def page_header(rec):
@@ -36,19 +41,23 @@ def evidence_markdown(record, chapter_claim=None):
     so the book-profile and thesis-scale verdicts can be compared.
     """
     if record is None:
-        return ("No thesis-scale evidence record is committed for this claim yet "
-                "(`python -m lib.evidence NAME` writes one).")
+        return (
+            "No thesis-scale evidence record is committed for this claim yet "
+            "(`python -m lib.evidence NAME` writes one)."
+        )
     claim, info = record["claim"], record["info"]
-    rows = [("thesis", claim["thesis"]),
-            ("at the thesis's sizes", f"{claim['ours']} - **{SYMBOLS[claim['verdict']]}**"),
-            ("sizes", f"{info['n_composites']:,} composites, {info['runs']} runs, epochs "
-                      f"{info['epochs']}"),
-            ("data", f"{info['data']['description']} (`{info['data']['folder']}`)"),
-            ("cost", f"{info['seconds']['cpu_runs'] / 60:.1f} CPU-minutes over the runs"),
-            ("code", f"fingerprint `{info['code_fingerprint']}`, built {info['built_utc']}"),
-            ("rule", claim["rule"])]
+    rows = [
+        ("thesis", claim["thesis"]),
+        ("at the thesis's sizes", f"{claim['ours']} - **{SYMBOLS[claim['verdict']]}**"),
+        ("sizes", f"{info['n_composites']:,} composites, {info['runs']} runs, epochs {info['epochs']}"),
+        ("data", f"{info['data']['description']} (`{info['data']['folder']}`)"),
+        ("cost", f"{info['seconds']['cpu_runs'] / 60:.1f} CPU-minutes over the runs"),
+        ("code", f"fingerprint `{info['code_fingerprint']}`, built {info['built_utc']}"),
+        ("rule", claim["rule"]),
+    ]
     if chapter_claim is not None:
-        rows.insert(2, ("this page's profile",
-                        f"{chapter_claim['ours']} - **{SYMBOLS[chapter_claim['verdict']]}**"))
+        rows.insert(
+            2, ("this page's profile", f"{chapter_claim['ours']} - **{SYMBOLS[chapter_claim['verdict']]}**")
+        )
     body = "\n".join(f"| {k} | {str(v).replace('|', '/')} |" for k, v in rows)
     return "| | |\n|---|---|\n" + body

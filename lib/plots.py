@@ -1,4 +1,5 @@
 """Shared plotting: image grids, MI curves with their ground-truth companions, figure saving."""
+
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -25,7 +26,7 @@ def tile(images, ncols, pad=1, pad_value=None):
     canvas = np.full((nrows * (h + pad) - pad, ncols * (w + pad) - pad), fill)
     for i, img in enumerate(images):
         r, c = divmod(i, ncols)
-        canvas[r * (h + pad):r * (h + pad) + h, c * (w + pad):c * (w + pad) + w] = img
+        canvas[r * (h + pad) : r * (h + pad) + h, c * (w + pad) : c * (w + pad) + w] = img
     return canvas
 
 
@@ -43,8 +44,7 @@ def image_rows(images_by_row, row_labels, ncols=None, vmin=None, vmax=None, widt
     """A figure with one labelled row of images per entry (e.g. input / cause A / cause B)."""
     ncols = ncols or len(images_by_row[0])
     width = width or max(4.0, 1.0 * ncols)
-    fig, axes = plt.subplots(len(images_by_row), 1, figsize=(width, 1.15 * len(images_by_row)),
-                             squeeze=False)
+    fig, axes = plt.subplots(len(images_by_row), 1, figsize=(width, 1.15 * len(images_by_row)), squeeze=False)
     for ax, imgs, label in zip(axes[:, 0], images_by_row, row_labels):
         image_grid(ax, np.asarray(imgs)[:ncols], ncols, vmin=vmin, vmax=vmax)
         ax.set_ylabel(label, rotation=0, ha="right", va="center")
@@ -57,8 +57,7 @@ def curves(ax, runs, x=None, label=None, color="C0", ylabel=None, xlabel="epoch"
     runs = np.asarray(runs, dtype=np.float64)
     x = np.arange(1, runs.shape[1] + 1) if x is None else x
     for i, run in enumerate(runs):
-        ax.plot(x, run, color=color, alpha=0.9 if i in highlight else 0.3,
-                lw=1.6 if i in highlight else 0.8)
+        ax.plot(x, run, color=color, alpha=0.9 if i in highlight else 0.3, lw=1.6 if i in highlight else 0.8)
     ax.plot(x, np.nanmean(runs, axis=0), color="k", lw=2, label=f"mean{'' if not label else ' ' + label}")
     ax.set_xlabel(xlabel)
     if ylabel:
@@ -82,9 +81,12 @@ def mi_with_truth(mi_runs, truth_runs, truth_label="ground-truth score", x=None,
     return fig
 
 
-VERDICT_STYLE = {"agrees": ("o", "#2e7d32", "agrees"), "partly": ("D", "#ef8f00", "partly"),
-                 "does not agree": ("X", "#c62828", "does not agree"),
-                 "not tested": ("s", "#9e9e9e", "not tested")}
+VERDICT_STYLE = {
+    "agrees": ("o", "#2e7d32", "agrees"),
+    "partly": ("D", "#ef8f00", "partly"),
+    "does not agree": ("X", "#c62828", "does not agree"),
+    "not tested": ("s", "#9e9e9e", "not tested"),
+}
 
 
 def claims_figure(claims, width=9.0):
@@ -103,15 +105,19 @@ def claims_figure(claims, width=9.0):
                 marker, color, _ = VERDICT_STYLE[verdict]
                 ax.scatter(col, row, marker=marker, s=90, color=color, zorder=3)
     labels = [f"{c['method']} · {c['id']}: {c['thesis'][:60]}" for c in claims]
-    ax.set(yticks=range(len(claims)), xticks=range(len(columns)), xlim=(-0.6, 1.6),
-           ylim=(len(claims) - 0.5, -0.5))
+    ax.set(
+        yticks=range(len(claims)),
+        xticks=range(len(columns)),
+        xlim=(-0.6, 1.6),
+        ylim=(len(claims) - 0.5, -0.5),
+    )
     ax.set_yticklabels(labels, fontsize=8)
     ax.set_xticklabels(columns)
     ax.xaxis.tick_top()
     ax.grid(axis="y", color="0.9")
-    handles = [plt.Line2D([], [], marker=m, color=c, ls="", label=lab)
-               for m, c, lab in VERDICT_STYLE.values()]
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0), ncol=4, fontsize=8,
-              frameon=False)
+    handles = [
+        plt.Line2D([], [], marker=m, color=c, ls="", label=lab) for m, c, lab in VERDICT_STYLE.values()
+    ]
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0), ncol=4, fontsize=8, frameon=False)
     fig.tight_layout()
     return fig

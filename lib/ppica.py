@@ -16,14 +16,15 @@ from A to B turns A's one-violation pairs that violate on j into neighbours and 
 zero-violation pairs that violate on j, so one proposal costs one pass over the n^2 pairs
 (instead of n^2 d), with no distance search; see benchmarks/ppica.py for the measured speed-up.
 """
+
 import numba
 import numpy as np
 from scipy.special import digamma
 
 from lib.mi import ksg_from_radii, ksg_joint_radii, standardize
 
-
 # ---- incremental KSG cost -------------------------------------------------------------------
+
 
 @numba.njit(parallel=True, cache=True)
 def _violations(zt, eps, in_a, va, vb):
@@ -186,6 +187,7 @@ def random_membership(d, rng, balanced=False):
 
 # ---- the estimator ---------------------------------------------------------------------------
 
+
 class PostprocessedICA:
     """FastICA followed by annealed grouping of its sources into causes A and B (thesis ch. 6).
 
@@ -202,8 +204,17 @@ class PostprocessedICA:
     indices moved per iteration, -1 for none), ``ica_n_iter_``.
     """
 
-    def __init__(self, n_components=50, tol=1e-3, max_iter=1000, k=3, n_sweeps=20, t0=0.1,
-                 moves="flip", random_state=None):
+    def __init__(
+        self,
+        n_components=50,
+        tol=1e-3,
+        max_iter=1000,
+        k=3,
+        n_sweeps=20,
+        t0=0.1,
+        moves="flip",
+        random_state=None,
+    ):
         if n_components < 2:
             raise ValueError(f"n_components must be >= 2 to form two causes, got {n_components}")
         if n_sweeps < 1:
@@ -224,10 +235,12 @@ class PostprocessedICA:
         if not np.isfinite(X).all():
             raise ValueError("X contains NaN or inf")
         if self.n_components > min(X.shape):
-            raise ValueError(f"n_components={self.n_components} exceeds min(n_samples, "
-                             f"n_features)={min(X.shape)}")
+            raise ValueError(
+                f"n_components={self.n_components} exceeds min(n_samples, n_features)={min(X.shape)}"
+            )
         self.components_, self.mixing_, self.mean_, self.ica_n_iter_ = _fit_ica(
-            X, self.n_components, self.tol, self.max_iter, self.random_state)
+            X, self.n_components, self.tol, self.max_iter, self.random_state
+        )
         return self
 
     def transform(self, X):
@@ -245,7 +258,8 @@ class PostprocessedICA:
         self.mi_initial_ = ksg_from_radii(z[:, in_a], z[:, ~in_a], eps, self.k, device="cpu")
         n_iter = self.n_sweeps * S.shape[1]
         self.membership_, self.mi_trace_, self.moved_, _ = anneal(
-            z, eps, in_a, n_iter, self.k, self.t0, rng, self.moves)
+            z, eps, in_a, n_iter, self.k, self.t0, rng, self.moves
+        )
         self.initial_membership_ = in_a
         self.mi_ = float(self.mi_trace_[-1])
         return self
@@ -254,8 +268,9 @@ class PostprocessedICA:
         """Reconstruction from cause "a", "b" or "both": S_c M_c^T plus mean (half the mean per
         single cause, so the A and B reconstructions add up to the full one)."""
         S = self.sources_ if S is None else S
-        mask = {"a": self.membership_, "b": ~self.membership_,
-                "both": np.ones_like(self.membership_)}.get(cause)
+        mask = {"a": self.membership_, "b": ~self.membership_, "both": np.ones_like(self.membership_)}.get(
+            cause
+        )
         if mask is None:
             raise ValueError(f"cause must be 'a', 'b' or 'both', got {cause!r}")
         share = 1.0 if cause == "both" else 0.5
@@ -278,10 +293,15 @@ def _fit_ica(X, n_components, tol, max_iter, random_state):
 
     keep = X.std(0) > 0
     if keep.sum() < n_components:
-        raise ValueError(f"n_components={n_components} exceeds the {keep.sum()} non-constant "
-                         f"features")
-    ica = FastICA(n_components=n_components, tol=tol, max_iter=max_iter,
-                  whiten="unit-variance", whiten_solver="svd", random_state=random_state)
+        raise ValueError(f"n_components={n_components} exceeds the {keep.sum()} non-constant features")
+    ica = FastICA(
+        n_components=n_components,
+        tol=tol,
+        max_iter=max_iter,
+        whiten="unit-variance",
+        whiten_solver="svd",
+        random_state=random_state,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # reported via ica_n_iter_
         ica.fit(X[:, keep])
@@ -292,6 +312,7 @@ def _fit_ica(X, n_components, tol, max_iter, random_state):
 
 
 # ---- scoring against the truth ---------------------------------------------------------------
+
 
 def upright_share(sources, part_a, part_b):
     """Share of each source's mixing column that draws the upright part (part a).
@@ -358,15 +379,28 @@ def cost_landscape(sources, true_a, n_random=20, k=3, random_state=0):
     eps = ksg_joint_radii(z, k, device="cpu")
     mi = lambda m: ksg_from_radii(z[:, m], z[:, ~m], eps, k, device="cpu")
     singles = np.eye(len(true_a), dtype=bool)
-    return {"truth": mi(true_a),
-            "random": np.array([mi(rng.permutation(true_a)) for _ in range(n_random)]),
-            "one_vs_rest": np.array([mi(m) for m in singles])}
+    return {
+        "truth": mi(true_a),
+        "random": np.array([mi(rng.permutation(true_a)) for _ in range(n_random)]),
+        "one_vs_rest": np.array([mi(m) for m in singles]),
+    }
 
 
 # ---- one multi-run experiment (a sweep function) ---------------------------------------------
 
-def ppica_run(n_components, tol, seed, n, n_sweeps, moves="flip", kind="upright012_rot345",
-              data_seed=0, data_dir=None, max_iter=1000):
+
+def ppica_run(
+    n_components,
+    tol,
+    seed,
+    n,
+    n_sweeps,
+    moves="flip",
+    kind="upright012_rot345",
+    data_seed=0,
+    data_dir=None,
+    max_iter=1000,
+):
     """One PPICA run (ICA and annealing seeded by ``seed``) on the chapter-6 composites, scored
     against the truth (single-threaded: sweeps run several of these in parallel processes).
 
@@ -389,8 +423,9 @@ def ppica_run(n_components, tol, seed, n, n_sweeps, moves="flip", kind="upright0
     X, pa, pb = (a.reshape(len(a), -1) for a in (data.x, data.part_a, data.part_b))
     start = time.process_time()
     with threadpool_limits(1):
-        model = PostprocessedICA(n_components, tol=tol, max_iter=max_iter, n_sweeps=n_sweeps,
-                                 moves=moves, random_state=seed).fit(X)
+        model = PostprocessedICA(
+            n_components, tol=tol, max_iter=max_iter, n_sweeps=n_sweeps, moves=moves, random_state=seed
+        ).fit(X)
     seconds = time.process_time() - start
     share_a = upright_share(model.sources_, pa, pb)
     true_a, clarity = share_a > 0.5, np.abs(2 * share_a - 1)
@@ -399,13 +434,23 @@ def ppica_run(n_components, tol, seed, n, n_sweeps, moves="flip", kind="upright0
     recon = reconstruction_score(r_a, r_b, pa, pb)
     separation = reconstruction_separation(r_a, r_b, pa, pb)
     centred = reconstruction_separation(*(a - a.mean(0) for a in (r_a, r_b, pa, pb)))
-    return {"mi": model.mi_, "mi_initial": model.mi_initial_, "mi_trace": model.mi_trace_,
-            "share": assigned_share(m, true_a), "chance": chance_share(m, true_a),
-            "share_weighted": assigned_share(m, true_a, clarity),
-            "chance_weighted": chance_share(m, true_a, clarity),
-            "share_trace": share_trace(model.initial_membership_, model.moved_, true_a),
-            "purity": float(np.mean(np.maximum(share_a, 1 - share_a))),
-            "upright_share": share_a, "membership": m.astype(np.int64),
-            "recon_score": recon["score"], "recon_separation": separation["score"],
-            "recon_separation_centred": centred["score"], "ica_n_iter": model.ica_n_iter_,
-            "n_in_a": int(m.sum()), "n_upright": int(true_a.sum()), "cpu_seconds": seconds}
+    return {
+        "mi": model.mi_,
+        "mi_initial": model.mi_initial_,
+        "mi_trace": model.mi_trace_,
+        "share": assigned_share(m, true_a),
+        "chance": chance_share(m, true_a),
+        "share_weighted": assigned_share(m, true_a, clarity),
+        "chance_weighted": chance_share(m, true_a, clarity),
+        "share_trace": share_trace(model.initial_membership_, model.moved_, true_a),
+        "purity": float(np.mean(np.maximum(share_a, 1 - share_a))),
+        "upright_share": share_a,
+        "membership": m.astype(np.int64),
+        "recon_score": recon["score"],
+        "recon_separation": separation["score"],
+        "recon_separation_centred": centred["score"],
+        "ica_n_iter": model.ica_n_iter_,
+        "n_in_a": int(m.sum()),
+        "n_upright": int(true_a.sum()),
+        "cpu_seconds": seconds,
+    }

@@ -26,13 +26,13 @@ thesis's rule. At sigma = 1 every formula here is the thesis's.
 Sizes: for speed everything is float32 by default (``dtype=torch.float64`` for exact checks);
 chains are batched as tensors (one row per chain), never looped over in Python.
 """
+
 import math
 
 import numpy as np
 import torch
 
-from lib.metrics import (disentanglement_where_scorable, reconstruction_score,
-                         reconstruction_separation)
+from lib.metrics import disentanglement_where_scorable, reconstruction_score, reconstruction_separation
 
 ANTI_HEBBIAN_INITS = ("correct", "random", "one_network")
 
@@ -43,8 +43,10 @@ def default_device():
 
 def _check_sigma(sigma):
     if not (isinstance(sigma, (int, float)) and math.isfinite(sigma) and sigma > 0):
-        raise ValueError(f"sigma must be a positive finite number, got {sigma!r} "
-                         "(sigma = 0 is the noise-free limit, where p(h|v) is undefined)")
+        raise ValueError(
+            f"sigma must be a positive finite number, got {sigma!r} "
+            "(sigma = 0 is the noise-free limit, where p(h|v) is undefined)"
+        )
     return float(sigma)
 
 
@@ -64,8 +66,10 @@ def _as_data(X, n_visible, device, dtype, name="X"):
 
 def _check_fit_args(epochs, lr, batch_size, k, n):
     if epochs < 0 or batch_size < 1 or k < 1 or not lr > 0:
-        raise ValueError(f"need epochs >= 0, batch_size >= 1, k >= 1 and lr > 0; got epochs="
-                         f"{epochs}, batch_size={batch_size}, k={k}, lr={lr}")
+        raise ValueError(
+            f"need epochs >= 0, batch_size >= 1, k >= 1 and lr > 0; got epochs="
+            f"{epochs}, batch_size={batch_size}, k={k}, lr={lr}"
+        )
     if n == 0:
         raise ValueError("cannot fit on an empty dataset")
 
@@ -91,8 +95,16 @@ class _SGD:
 class GRBM:
     """Gaussian-Bernoulli RBM with fixed noise sigma (eq. 2.15-2.18), batched over rows."""
 
-    def __init__(self, n_visible, n_hidden, sigma=1.0, visible_bias=False, random_state=0,
-                 device=None, dtype=torch.float32):
+    def __init__(
+        self,
+        n_visible,
+        n_hidden,
+        sigma=1.0,
+        visible_bias=False,
+        random_state=0,
+        device=None,
+        dtype=torch.float32,
+    ):
         if n_visible < 1 or n_hidden < 1:
             raise ValueError(f"need n_visible, n_hidden >= 1, got {n_visible}, {n_hidden}")
         self.n_visible, self.n_hidden = int(n_visible), int(n_hidden)
@@ -161,8 +173,9 @@ class GRBM:
         return mean + self.sigma * self._normal(mean.shape)
 
     def _bernoulli(self, p):
-        return (torch.rand(p.shape, generator=self.generator, device=self.device,
-                           dtype=self.dtype) < p).to(self.dtype)
+        return (torch.rand(p.shape, generator=self.generator, device=self.device, dtype=self.dtype) < p).to(
+            self.dtype
+        )
 
     def _normal(self, shape):
         return torch.randn(shape, generator=self.generator, device=self.device, dtype=self.dtype)
@@ -170,12 +183,12 @@ class GRBM:
     # ------------------------------------------------------------------ energies
     def energy(self, v, h):
         """E(v, h) = -log p*(v, h) = ||v - c||^2 / (2 sigma^2) - (v / sigma) . W h - b . h."""
-        quad = ((v - self.c) ** 2).sum(-1) / (2 * self.sigma ** 2)
+        quad = ((v - self.c) ** 2).sum(-1) / (2 * self.sigma**2)
         return quad - ((v @ self.W) * h).sum(-1) / self.sigma - h @ self.b
 
     def free_energy(self, v):
         """F(v) = -log sum_h p*(v, h) = ||v - c||^2 / (2 sigma^2) - sum_j softplus(...)."""
-        quad = ((v - self.c) ** 2).sum(-1) / (2 * self.sigma ** 2)
+        quad = ((v - self.c) ** 2).sum(-1) / (2 * self.sigma**2)
         return quad - torch.nn.functional.softplus(self.b + v @ self.W / self.sigma).sum(-1)
 
     # ------------------------------------------------------------------ sampling
@@ -207,14 +220,25 @@ class GRBM:
         """Gradient estimate of log p (eq. 2.11) from positive visibles and chain visibles."""
         vp, hp = self._statistics(v_pos, mean_field)
         vn, hn = self._statistics(v_neg, mean_field)
-        grads = {"W": (vp.T @ hp / len(vp) - vn.T @ hn / len(vn)) / self.sigma,
-                 "b": hp.mean(0) - hn.mean(0)}
+        grads = {"W": (vp.T @ hp / len(vp) - vn.T @ hn / len(vn)) / self.sigma, "b": hp.mean(0) - hn.mean(0)}
         if self.visible_bias:
-            grads["c"] = (vp.mean(0) - vn.mean(0)) / self.sigma ** 2
+            grads["c"] = (vp.mean(0) - vn.mean(0)) / self.sigma**2
         return grads
 
-    def fit(self, X, epochs, lr, batch_size, k=1, persistent=False, momentum=0.0, l1=0.0,
-            l2=0.0, mean_field=True, callback=None):
+    def fit(
+        self,
+        X,
+        epochs,
+        lr,
+        batch_size,
+        k=1,
+        persistent=False,
+        momentum=0.0,
+        l1=0.0,
+        l2=0.0,
+        mean_field=True,
+        callback=None,
+    ):
         """CD-k (or PCD-k with ``persistent=True``) training by SGD (section 2.5.3).
 
         ``mean_field``: hidden probabilities instead of samples in the (anti-)Hebbian
@@ -255,12 +279,15 @@ class Broadnet:
     GRBM chains independently (Alg. 2), learning is CD with the residual rules (eq. 3.15, Alg. 3).
     """
 
-    def __init__(self, n_visible, n_hidden_a, n_hidden_b, sigma=1.0, random_state=0,
-                 device=None, dtype=torch.float32):
-        a = GRBM(n_visible, n_hidden_a, sigma, random_state=2 * int(random_state) + 1,
-                 device=device, dtype=dtype)
-        b = GRBM(n_visible, n_hidden_b, sigma, random_state=2 * int(random_state) + 2,
-                 device=device, dtype=dtype)
+    def __init__(
+        self, n_visible, n_hidden_a, n_hidden_b, sigma=1.0, random_state=0, device=None, dtype=torch.float32
+    ):
+        a = GRBM(
+            n_visible, n_hidden_a, sigma, random_state=2 * int(random_state) + 1, device=device, dtype=dtype
+        )
+        b = GRBM(
+            n_visible, n_hidden_b, sigma, random_state=2 * int(random_state) + 2, device=device, dtype=dtype
+        )
         self._join(a, b, random_state)
 
     @classmethod
@@ -274,11 +301,14 @@ class Broadnet:
         if a is b:
             raise ValueError("a Broadnet needs two distinct GRBMs (use GRBM.clone())")
         if a.n_visible != b.n_visible or a.sigma != b.sigma:
-            raise ValueError(f"the two GRBMs must share n_visible and sigma; got "
-                             f"{a.n_visible}/{b.n_visible} visibles, sigma {a.sigma}/{b.sigma}")
+            raise ValueError(
+                f"the two GRBMs must share n_visible and sigma; got "
+                f"{a.n_visible}/{b.n_visible} visibles, sigma {a.sigma}/{b.sigma}"
+            )
         if a.device != b.device or a.dtype != b.dtype:
-            raise ValueError(f"the two GRBMs must share device and dtype; got {a.device}/"
-                             f"{b.device}, {a.dtype}/{b.dtype}")
+            raise ValueError(
+                f"the two GRBMs must share device and dtype; got {a.device}/{b.device}, {a.dtype}/{b.dtype}"
+            )
         self.a, self.b = a, b
         self.n_visible, self.sigma = a.n_visible, a.sigma
         self.device, self.dtype = a.device, a.dtype
@@ -290,11 +320,10 @@ class Broadnet:
     # ------------------------------------------------------------------ energy (eq. 3.8)
     def energy(self, v, h_a, h_b):
         """-J (eq. 3.8): ||x - r_a - r_b||^2 / 2s^2 - (||r_a||^2 - ||c_a||^2 + ...) / 2s^2 - b.h."""
-        s2 = 2 * self.sigma ** 2
+        s2 = 2 * self.sigma**2
         r_a, r_b = self.a.visible_mean(h_a), self.b.visible_mean(h_b)
         like = ((v - r_a - r_b) ** 2).sum(-1) / s2
-        marg = ((r_a ** 2).sum(-1) - (self.a.c ** 2).sum() + (r_b ** 2).sum(-1)
-                - (self.b.c ** 2).sum()) / s2
+        marg = ((r_a**2).sum(-1) - (self.a.c**2).sum() + (r_b**2).sum(-1) - (self.b.c**2).sum()) / s2
         return like - marg - h_a @ self.a.b - h_b @ self.b.b
 
     # ------------------------------------------------------------------ posterior inference
@@ -310,8 +339,10 @@ class Broadnet:
         first's residual; later iterations update each network from the other's residual
         (eq. 3.12)."""
         first, second = self._causes()
-        h = {first: torch.zeros(len(x), first.n_hidden, device=self.device, dtype=self.dtype),
-             second: torch.zeros(len(x), second.n_hidden, device=self.device, dtype=self.dtype)}
+        h = {
+            first: torch.zeros(len(x), first.n_hidden, device=self.device, dtype=self.dtype),
+            second: torch.zeros(len(x), second.n_hidden, device=self.device, dtype=self.dtype),
+        }
         p = {}
         for _ in range(n_steps):
             for net, other in ((first, second), (second, first)):
@@ -330,7 +361,7 @@ class Broadnet:
         if n_steps < 1:
             raise ValueError(f"n_steps must be >= 1, got {n_steps}")
         trace = {k: [] for k in ("recon_a", "recon_b", "p_a", "p_b")}
-        for p, h in self._posterior_chain(x, n_steps):
+        for p, h in self._posterior_chain(x, n_steps):  # noqa: B007 - h is the last sample
             if return_trace:
                 trace["p_a"].append(p[self.a])
                 trace["p_b"].append(p[self.b])
@@ -362,8 +393,11 @@ class Broadnet:
             raise ValueError(f"n_steps must be >= 1, got {n_steps}")
         h = {}
         for net, given in ((self.a, h_a), (self.b, h_b)):
-            start = given if given is not None else net._bernoulli(
-                torch.full((n, net.n_hidden), 0.5, device=self.device, dtype=self.dtype))
+            start = (
+                given
+                if given is not None
+                else net._bernoulli(torch.full((n, net.n_hidden), 0.5, device=self.device, dtype=self.dtype))
+            )
             _, h[net] = net.gibbs(net.sample_visible(start), n_steps - 1)
         mean = self.a.visible_mean(h[self.a]) + self.b.visible_mean(h[self.b])
         return mean + self.sigma * self.a._normal(mean.shape), h[self.a], h[self.b]
@@ -387,18 +421,31 @@ class Broadnet:
         h_a, h_b = (p_a, p_b) if mean_field else (self.a._bernoulli(p_a), self.b._bernoulli(p_b))
         starts = self._chain_starts(x, h_a, h_b, anti_hebbian_init)
         grads = {}
-        for key, net, h, other_h, start in (("a", self.a, h_a, h_b, starts[0]),
-                                            ("b", self.b, h_b, h_a, starts[1])):
+        for key, net, h, other_h, start in (
+            ("a", self.a, h_a, h_b, starts[0]),
+            ("b", self.b, h_b, h_a, starts[1]),
+        ):
             other = self.b if net is self.a else self.a
             residual = x - other.visible_mean(other_h)
             v_neg, h_neg = net.gibbs(start, k)
             hn = net.hidden_probs(v_neg) if mean_field else h_neg
-            grads[key] = {"W": (residual.T @ h - v_neg.T @ hn) / (len(x) * self.sigma),
-                          "b": (h - hn).mean(0)}
+            grads[key] = {"W": (residual.T @ h - v_neg.T @ hn) / (len(x) * self.sigma), "b": (h - hn).mean(0)}
         return grads
 
-    def fit(self, X, epochs, lr, batch_size, k=10, momentum=0.0, l1=0.0, l2=0.0,
-            mean_field=True, anti_hebbian_init="correct", callback=None):
+    def fit(
+        self,
+        X,
+        epochs,
+        lr,
+        batch_size,
+        k=10,
+        momentum=0.0,
+        l1=0.0,
+        l2=0.0,
+        mean_field=True,
+        anti_hebbian_init="correct",
+        callback=None,
+    ):
         """CD training with the residual rules (eq. 3.15, Alg. 3) by SGD.
 
         ``k``: length of the posterior and joint chains. ``mean_field``: probabilities instead
@@ -407,12 +454,15 @@ class Broadnet:
         ``callback(epoch, model, history)`` runs after each epoch. Returns a history dict with
         per-epoch reconstruction error of x by r_a + r_b and mean |weight| (data units)."""
         if anti_hebbian_init not in ANTI_HEBBIAN_INITS:
-            raise ValueError(f"anti_hebbian_init must be one of {ANTI_HEBBIAN_INITS}, "
-                             f"got {anti_hebbian_init!r}")
+            raise ValueError(
+                f"anti_hebbian_init must be one of {ANTI_HEBBIAN_INITS}, got {anti_hebbian_init!r}"
+            )
         X = self._data(X, "X")
         _check_fit_args(epochs, lr, batch_size, k, len(X))
-        opts = {"a": _SGD({"W": self.a.W, "b": self.a.b}, lr, momentum, l1, l2),
-                "b": _SGD({"W": self.b.W, "b": self.b.b}, lr, momentum, l1, l2)}
+        opts = {
+            "a": _SGD({"W": self.a.W, "b": self.a.b}, lr, momentum, l1, l2),
+            "b": _SGD({"W": self.b.W, "b": self.b.b}, lr, momentum, l1, l2),
+        }
         history = {"recon_error": [], "mean_abs_w": [], "mean_abs_w_a": [], "mean_abs_w_b": []}
         for epoch in range(epochs):
             for batch in _batches(len(X), batch_size, self.generator, self.device):
@@ -444,9 +494,26 @@ def trivial_composite(n, lo=0.0, hi=1.0, seed=0):
     return u, part_a.astype(np.float32), part_b.astype(np.float32)
 
 
-def broadnet_run(kind, n, data_range, sigma, lr, momentum, batch_size, regulariser, n_hidden,
-                 bias_init, weight_scale, epochs, k=10, mean_field=False, seed=0, data_dir=None,
-                 track_scores=False, centre=False):
+def broadnet_run(
+    kind,
+    n,
+    data_range,
+    sigma,
+    lr,
+    momentum,
+    batch_size,
+    regulariser,
+    n_hidden,
+    bias_init,
+    weight_scale,
+    epochs,
+    k=10,
+    mean_field=False,
+    seed=0,
+    data_dir=None,
+    track_scores=False,
+    centre=False,
+):
     """Train one Broadnet (a Table 3.1 grid point, or Fig 3.4) and score it against the parts.
 
     ``kind``: "trivial" (2 visibles) or a lib.data composite kind; ``data_range``: (lo, hi) for
@@ -463,30 +530,51 @@ def broadnet_run(kind, n, data_range, sigma, lr, momentum, batch_size, regularis
     if kind == "trivial":
         x, part_a, part_b = trivial_composite(n, lo, hi, seed)
     else:
-        x, part_a, part_b = make_composite(kind, n=n, seed=seed, data_dir=data_dir,
-                                           rescale=(lo, hi)).flat()
+        x, part_a, part_b = make_composite(kind, n=n, seed=seed, data_dir=data_dir, rescale=(lo, hi)).flat()
     if centre:
         x, part_a, part_b = (a - a.mean(0) for a in (x, part_a, part_b))
     net = Broadnet(x.shape[1], n_hidden, n_hidden, sigma=sigma, random_state=seed, device="cpu")
     for g in (net.a, net.b):
-        g.init_params(weight="uniform", weight_scale=weight_scale,
-                      bias=tuple(bias_init) if isinstance(bias_init, (list, tuple)) else bias_init)
+        g.init_params(
+            weight="uniform",
+            weight_scale=weight_scale,
+            bias=tuple(bias_init) if isinstance(bias_init, (list, tuple)) else bias_init,
+        )
     trajectory = []
-    track = (lambda epoch, model, history: trajectory.append(
-        _part_scores(model, x, part_a, part_b, k))) if track_scores else None
+    track = (
+        (lambda epoch, model, history: trajectory.append(_part_scores(model, x, part_a, part_b, k)))
+        if track_scores
+        else None
+    )
     name, coef = regulariser
-    hist = net.fit(x, epochs=epochs, lr=lr, batch_size=batch_size, k=k, momentum=momentum,
-                   l1=coef if name == "l1" else 0.0, l2=coef if name == "l2" else 0.0,
-                   mean_field=mean_field, callback=track)
+    hist = net.fit(
+        x,
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        k=k,
+        momentum=momentum,
+        l1=coef if name == "l1" else 0.0,
+        l2=coef if name == "l2" else 0.0,
+        mean_field=mean_field,
+        callback=track,
+    )
     result = _part_scores(net, x, part_a, part_b, k)
-    result.update(recon_error=np.asarray(hist["recon_error"]),
-                  mean_abs_w=np.asarray(hist["mean_abs_w"]),
-                  W_a=net.a.W.numpy(), b_a=net.a.b.numpy(), W_b=net.b.W.numpy(),
-                  b_b=net.b.b.numpy())
+    result.update(
+        recon_error=np.asarray(hist["recon_error"]),
+        mean_abs_w=np.asarray(hist["mean_abs_w"]),
+        W_a=net.a.W.numpy(),
+        b_a=net.a.b.numpy(),
+        W_b=net.b.W.numpy(),
+        b_b=net.b.b.numpy(),
+    )
     if track_scores:
-        result.update({f"trace_{key}": np.asarray([t[key] for t in trajectory])
-                       for key in ("score", "score_centred", "mse_a", "mse_b",
-                                   "separation_centred")})
+        result.update(
+            {
+                f"trace_{key}": np.asarray([t[key] for t in trajectory])
+                for key in ("score", "score_centred", "mse_a", "mse_b", "separation_centred")
+            }
+        )
     return result
 
 
@@ -502,18 +590,33 @@ def _part_scores(net, x, part_a, part_b, k):
 
     r_a, r_b = (r.cpu().numpy() for r in net.reconstruct(x, k))
     if not (np.isfinite(r_a).all() and np.isfinite(r_b).all()):
-        return {"mse_a": float("inf"), "mse_b": float("inf"), "score": 0.0,
-                "mse_centred_a": float("inf"), "mse_centred_b": float("inf"),
-                "score_centred": 0.0, "swapped": 0, "finite": 0, "separation": 0.0,
-                "separation_centred": 0.0}
+        return {
+            "mse_a": float("inf"),
+            "mse_b": float("inf"),
+            "score": 0.0,
+            "mse_centred_a": float("inf"),
+            "mse_centred_b": float("inf"),
+            "score_centred": 0.0,
+            "swapped": 0,
+            "finite": 0,
+            "separation": 0.0,
+            "separation_centred": 0.0,
+        }
     raw = reconstruction_score(r_a, r_b, part_a, part_b)
     centred_arrays = [a - a.mean(0) for a in (r_a, r_b, part_a, part_b)]
     centred = reconstruction_score(*centred_arrays)
-    return {"mse_a": raw["mse"][0], "mse_b": raw["mse"][1], "score": raw["score"],
-            "mse_centred_a": centred["mse"][0], "mse_centred_b": centred["mse"][1],
-            "score_centred": centred["score"], "swapped": int(raw["swapped"]), "finite": 1,
-            "separation": reconstruction_separation(r_a, r_b, part_a, part_b)["score"],
-            "separation_centred": reconstruction_separation(*centred_arrays)["score"]}
+    return {
+        "mse_a": raw["mse"][0],
+        "mse_b": raw["mse"][1],
+        "score": raw["score"],
+        "mse_centred_a": centred["mse"][0],
+        "mse_centred_b": centred["mse"][1],
+        "score_centred": centred["score"],
+        "swapped": int(raw["swapped"]),
+        "finite": 1,
+        "separation": reconstruction_separation(r_a, r_b, part_a, part_b)["score"],
+        "separation_centred": reconstruction_separation(*centred_arrays)["score"],
+    }
 
 
 def broadnet_code_scores(net, x, label_a, label_b, k=10, random_state=0):
@@ -524,15 +627,17 @@ def broadnet_code_scores(net, x, label_a, label_b, k=10, random_state=0):
     fewer folds (``lib.metrics.disentanglement_where_scorable``); None when nothing can be scored.
     """
     p_a, p_b = net.infer(x, k)
-    return disentanglement_where_scorable(p_a.cpu().numpy(), p_b.cpu().numpy(), label_a, label_b,
-                                          random_state=random_state)
+    return disentanglement_where_scorable(
+        p_a.cpu().numpy(), p_b.cpu().numpy(), label_a, label_b, random_state=random_state
+    )
 
 
 def broadnet_from_run(result, sigma, random_state=0):
     """Rebuild the Broadnet stored by :func:`broadnet_run`."""
     W_a, W_b = np.asarray(result["W_a"]), np.asarray(result["W_b"])
-    net = Broadnet(W_a.shape[0], W_a.shape[1], W_b.shape[1], sigma=sigma,
-                   random_state=random_state, device="cpu")
+    net = Broadnet(
+        W_a.shape[0], W_a.shape[1], W_b.shape[1], sigma=sigma, random_state=random_state, device="cpu"
+    )
     for g, W, b in ((net.a, W_a, result["b_a"]), (net.b, W_b, result["b_b"])):
         g.W.copy_(torch.as_tensor(W))
         g.b.copy_(torch.as_tensor(np.asarray(b)))

@@ -16,6 +16,7 @@ and the exact posterior p(h^a, h^b | x) (Fig 4.5), all vectorised over states an
 The unit-configuration tools of section 4.4 (eq. 4.10-4.12) and the unit interpolation of section
 4.5 (eq. 4.13) work on the same parameter object.
 """
+
 import functools
 import itertools
 import math
@@ -38,6 +39,7 @@ class BroadnetParams:
     hidden biases, ``sigma`` the noise parameter and ``scale`` the factor of the visible mean
     scale (W h^a + V h^b).
     """
+
     W: torch.Tensor
     V: torch.Tensor
     ba: torch.Tensor
@@ -48,19 +50,23 @@ class BroadnetParams:
     def __post_init__(self):
         D = self.W.shape[0]
         if self.W.ndim != 2 or self.V.ndim != 2 or self.V.shape[0] != D:
-            raise ValueError(f"W and V must be (D, n) with the same D; got {tuple(self.W.shape)} "
-                             f"and {tuple(self.V.shape)}")
+            raise ValueError(
+                f"W and V must be (D, n) with the same D; got {tuple(self.W.shape)} and {tuple(self.V.shape)}"
+            )
         if self.ba.shape != (self.W.shape[1],) or self.bb.shape != (self.V.shape[1],):
-            raise ValueError(f"bias shapes {tuple(self.ba.shape)}, {tuple(self.bb.shape)} do not "
-                             f"match W {tuple(self.W.shape)}, V {tuple(self.V.shape)}")
+            raise ValueError(
+                f"bias shapes {tuple(self.ba.shape)}, {tuple(self.bb.shape)} do not "
+                f"match W {tuple(self.W.shape)}, V {tuple(self.V.shape)}"
+            )
         if not self.sigma > 0:
             raise ValueError(f"sigma must be positive, got {self.sigma}")
 
     @classmethod
     def create(cls, W, V, ba=None, bb=None, sigma=1.0, scale=None, device=None):
         """Build from arrays or tensors (copied to float64); ``scale`` defaults to ``sigma``."""
-        t = lambda a: torch.as_tensor(np.asarray(a) if not torch.is_tensor(a) else a.detach(),
-                                      dtype=torch.float64, device=device).clone()
+        t = lambda a: torch.as_tensor(
+            np.asarray(a) if not torch.is_tensor(a) else a.detach(), dtype=torch.float64, device=device
+        ).clone()
         W, V = t(W), t(V)
         ba = torch.zeros(W.shape[1], dtype=torch.float64, device=W.device) if ba is None else t(ba)
         bb = torch.zeros(V.shape[1], dtype=torch.float64, device=W.device) if bb is None else t(bb)
@@ -85,8 +91,9 @@ class BroadnetParams:
 
     def swapped(self):
         """The same model with causes A and B exchanged."""
-        return replace(self.copy(), W=self.V.clone(), V=self.W.clone(), ba=self.bb.clone(),
-                       bb=self.ba.clone())
+        return replace(
+            self.copy(), W=self.V.clone(), V=self.W.clone(), ba=self.bb.clone(), bb=self.ba.clone()
+        )
 
     def tensors(self):
         return {k: getattr(self, k) for k in ("W", "V", "ba", "bb")}
@@ -96,10 +103,11 @@ def params_from_net(net):
     """Exact-computation parameters of a ``lib.rbm.Broadnet`` (visible mean sigma W h, eq. 2.18)."""
     for name, g in (("a", net.a), ("b", net.b)):
         if bool((g.c != 0).any()):
-            raise ValueError(f"cause {name} has visible biases; the exact computation covers the "
-                             "thesis's Broadnets, which have none")
-    return BroadnetParams.create(net.a.W, net.b.W, net.a.b, net.b.b, sigma=net.sigma,
-                                 scale=net.sigma)
+            raise ValueError(
+                f"cause {name} has visible biases; the exact computation covers the "
+                "thesis's Broadnets, which have none"
+            )
+    return BroadnetParams.create(net.a.W, net.b.W, net.a.b, net.b.b, sigma=net.sigma, scale=net.sigma)
 
 
 def net_from_params(p, random_state=0, dtype=torch.float32, device=None):
@@ -107,10 +115,10 @@ def net_from_params(p, random_state=0, dtype=torch.float32, device=None):
     from lib.rbm import Broadnet
 
     if p.scale != p.sigma:
-        raise ValueError(f"lib.rbm's GRBMs have visible mean sigma W h; scale {p.scale} != sigma "
-                         f"{p.sigma}")
-    net = Broadnet(p.W.shape[0], *p.sizes, sigma=p.sigma, random_state=random_state,
-                   device=device, dtype=dtype)
+        raise ValueError(f"lib.rbm's GRBMs have visible mean sigma W h; scale {p.scale} != sigma {p.sigma}")
+    net = Broadnet(
+        p.W.shape[0], *p.sizes, sigma=p.sigma, random_state=random_state, device=device, dtype=dtype
+    )
     for g, W, b in ((net.a, p.W, p.ba), (net.b, p.V, p.bb)):
         g.W.copy_(W.to(g.W))
         g.b.copy_(b.to(g.b))
@@ -119,20 +127,23 @@ def net_from_params(p, random_state=0, dtype=torch.float32, device=None):
 
 def binary_states(n, dtype=torch.float64, device=None):
     """All 2^n binary vectors of length n as rows, in counting order (unit 0 = lowest bit)."""
-    codes = torch.arange(2 ** n, device=device)
+    codes = torch.arange(2**n, device=device)
     return ((codes[:, None] >> torch.arange(n, device=device)) & 1).to(dtype)
 
 
 def _check_enumerable(p):
     if p.W.shape[1] + p.V.shape[1] > MAX_HIDDEN:
-        raise ValueError(f"{p.W.shape[1]} + {p.V.shape[1]} hidden units: exact enumeration is "
-                         f"limited to {MAX_HIDDEN} in total")
+        raise ValueError(
+            f"{p.W.shape[1]} + {p.V.shape[1]} hidden units: exact enumeration is "
+            f"limited to {MAX_HIDDEN} in total"
+        )
 
 
 def _as_data(p, X):
     _check_enumerable(p)
-    X = torch.as_tensor(np.asarray(X) if not torch.is_tensor(X) else X, dtype=torch.float64,
-                        device=p.W.device)
+    X = torch.as_tensor(
+        np.asarray(X) if not torch.is_tensor(X) else X, dtype=torch.float64, device=p.W.device
+    )
     X = X.reshape(len(X), -1)
     if X.shape[1] != p.W.shape[0]:
         raise ValueError(f"data has {X.shape[1]} features but the model has {p.W.shape[0]} visibles")
@@ -146,7 +157,7 @@ def log_prior_weights(W, b, sigma, scale):
     """
     H = binary_states(W.shape[1], device=W.device)
     phi = H @ W.T
-    return H, scale ** 2 * (phi ** 2).sum(1) / (2 * sigma ** 2) + H @ b
+    return H, scale**2 * (phi**2).sum(1) / (2 * sigma**2) + H @ b
 
 
 def log_partition(p):
@@ -164,8 +175,7 @@ def _log_partition(p):
     D = p.W.shape[0]
     _, la = log_prior_weights(p.W, p.ba, p.sigma, p.scale)
     _, lb = log_prior_weights(p.V, p.bb, p.sigma, p.scale)
-    return (0.5 * D * math.log(2 * math.pi * p.sigma ** 2) + torch.logsumexp(la, 0)
-            + torch.logsumexp(lb, 0))
+    return 0.5 * D * math.log(2 * math.pi * p.sigma**2) + torch.logsumexp(la, 0) + torch.logsumexp(lb, 0)
 
 
 def _joint_terms(p, X):
@@ -177,7 +187,7 @@ def _joint_terms(p, X):
     """
     Ha = binary_states(p.W.shape[1], device=p.W.device)
     Hb = binary_states(p.V.shape[1], device=p.W.device)
-    k = p.scale / p.sigma ** 2
+    k = p.scale / p.sigma**2
     ua = (k * (X @ p.W)) @ Ha.T + Ha @ p.ba
     ub = (k * (X @ p.V)) @ Hb.T + Hb @ p.bb
     cross = (p.scale * k) * (Ha @ (p.W.T @ p.V)) @ Hb.T
@@ -187,7 +197,7 @@ def _joint_terms(p, X):
 def _log_joint(p, X):
     """log p*(x, h^a, h^b) for every x and state pair, (n, Sa, Sb), plus the states."""
     Ha, Hb, ua, ub, cross = _joint_terms(p, X)
-    quad = (X ** 2).sum(1) / (2 * p.sigma ** 2)
+    quad = (X**2).sum(1) / (2 * p.sigma**2)
     return Ha, Hb, ua[:, :, None] + ub[:, None, :] - cross[None] - quad[:, None, None]
 
 
@@ -238,24 +248,25 @@ def gradient(p, X):
     n = len(X)
     Ha, Hb, J = _log_joint(p, X)
     P = torch.softmax(J.flatten(1), 1).reshape(J.shape)
-    ma, mb = P.sum(2) @ Ha, P.sum(1) @ Hb                    # (n, n_a), (n, n_b)
-    Q = P.sum(0)                                             # (Sa, Sb), summed over data
-    cross_ab = Ha.T @ Q @ Hb / n                             # E_data E_post[h^a h^b^T]
-    k, s = p.scale / p.sigma ** 2, p.scale
+    ma, mb = P.sum(2) @ Ha, P.sum(1) @ Hb  # (n, n_a), (n, n_b)
+    Q = P.sum(0)  # (Sa, Sb), summed over data
+    cross_ab = Ha.T @ Q @ Hb / n  # E_data E_post[h^a h^b^T]
+    k, s = p.scale / p.sigma**2, p.scale
     grads = {}
-    for name, bname, U, Uo, m, C, b in (("W", "ba", p.W, p.V, ma, cross_ab, p.ba),
-                                        ("V", "bb", p.V, p.W, mb, cross_ab.T, p.bb)):
+    for name, bname, U, Uo, m, C, b in (
+        ("W", "ba", p.W, p.V, ma, cross_ab, p.ba),
+        ("V", "bb", p.V, p.W, mb, cross_ab.T, p.bb),
+    ):
         H, lw = log_prior_weights(U, b, p.sigma, s)
         w = torch.softmax(lw, 0)
-        prior_hh = H.T @ (w[:, None] * H)                   # E_prior[h h^T]
+        prior_hh = H.T @ (w[:, None] * H)  # E_prior[h h^T]
         hebb = k * (X.T @ m / n - s * Uo @ C.T)
         grads[name] = hebb - k * s * U @ prior_hh
         grads[bname] = m.mean(0) - w @ H
     return grads
 
 
-def fit_exact(p, X, epochs, lr, batch_size=64, momentum=0.0, random_state=0, eval_X=None,
-              callback=None):
+def fit_exact(p, X, epochs, lr, batch_size=64, momentum=0.0, random_state=0, eval_X=None, callback=None):
     """Exact-gradient ascent on the mean log-likelihood (section 4.4), minibatched.
 
     Returns (trained copy, log-probability history) where history[e] is the mean exact log p(x)
@@ -263,8 +274,7 @@ def fit_exact(p, X, epochs, lr, batch_size=64, momentum=0.0, random_state=0, eva
     params)`` runs after every epoch.
     """
     if epochs < 0 or lr <= 0 or batch_size < 1:
-        raise ValueError(f"need epochs >= 0, lr > 0, batch_size >= 1; got {epochs}, {lr}, "
-                         f"{batch_size}")
+        raise ValueError(f"need epochs >= 0, lr > 0, batch_size >= 1; got {epochs}, {lr}, {batch_size}")
     p = p.copy()
     X = _as_data(p, X)
     eval_X = X if eval_X is None else _as_data(p, eval_X)
@@ -274,7 +284,7 @@ def fit_exact(p, X, epochs, lr, batch_size=64, momentum=0.0, random_state=0, eva
     for epoch in range(1, epochs + 1):
         order = torch.randperm(len(X), generator=g).to(X.device)
         for start in range(0, len(X), batch_size):
-            grads = gradient(p, X[order[start:start + batch_size]])
+            grads = gradient(p, X[order[start : start + batch_size]])
             for k in velocity:
                 velocity[k] = momentum * velocity[k] + lr * grads[k]
                 setattr(p, k, getattr(p, k) + velocity[k])
@@ -307,8 +317,7 @@ def configure(p, index_set):
         raise ValueError(f"index set {index_set} must hold distinct units in [0, {N})")
     J = [j for j in range(N) if j not in I]
     U, c = torch.cat([p.W, p.V], 1), torch.cat([p.ba, p.bb])
-    return replace(p.copy(), W=U[:, I].clone(), V=U[:, J].clone(), ba=c[I].clone(),
-                   bb=c[J].clone())
+    return replace(p.copy(), W=U[:, I].clone(), V=U[:, J].clone(), ba=c[I].clone(), bb=c[J].clone())
 
 
 def _permuted_distance(A, B):
@@ -325,8 +334,10 @@ def model_difference(p1, p2):
     (scipy's linear_sum_assignment on squared unit distances); causes are not exchanged.
     """
     if p1.W.shape != p2.W.shape or p1.V.shape != p2.V.shape:
-        raise ValueError(f"models differ in shape: {tuple(p1.W.shape)}/{tuple(p1.V.shape)} vs "
-                         f"{tuple(p2.W.shape)}/{tuple(p2.V.shape)}")
+        raise ValueError(
+            f"models differ in shape: {tuple(p1.W.shape)}/{tuple(p1.V.shape)} vs "
+            f"{tuple(p2.W.shape)}/{tuple(p2.V.shape)}"
+        )
     return _permuted_distance(p1.W, p2.W) + _permuted_distance(p1.V, p2.V)
 
 
@@ -345,8 +356,7 @@ def interpolate_units(p, j, k, alpha):
     W'_j = a W_j + (1 - a) V_k, V'_k = (1 - a) W_j + a V_k, and the same for the biases.
     """
     if not (0 <= j < p.W.shape[1] and 0 <= k < p.V.shape[1]):
-        raise ValueError(f"unit indices out of range: j={j} (n_a={p.W.shape[1]}), "
-                         f"k={k} (n_b={p.V.shape[1]})")
+        raise ValueError(f"unit indices out of range: j={j} (n_a={p.W.shape[1]}), k={k} (n_b={p.V.shape[1]})")
     q = p.copy()
     q.W[:, j] = alpha * p.W[:, j] + (1 - alpha) * p.V[:, k]
     q.V[:, k] = (1 - alpha) * p.W[:, j] + alpha * p.V[:, k]
@@ -365,8 +375,9 @@ def save_params(p, path):
 def load_params(path):
     """Parameters stored by ``save_params`` (no pickles)."""
     with np.load(path, allow_pickle=False) as f:
-        return BroadnetParams.create(f["W"], f["V"], f["ba"], f["bb"], sigma=float(f["sigma"]),
-                                     scale=float(f["scale"]))
+        return BroadnetParams.create(
+            f["W"], f["V"], f["ba"], f["bb"], sigma=float(f["sigma"]), scale=float(f["scale"])
+        )
 
 
 def params_key(p):
@@ -418,8 +429,9 @@ def fit_causes_separately(p, A, B, epochs, lr, random_state=0):
     for W, b, part in ((p.W, p.ba, A), (p.V, p.bb, B)):
         g0 = BroadnetParams.create(W, W[:, :0], b, b[:0], sigma=p.sigma, scale=p.scale)
         causes.append(fit_exact(g0, part, epochs, lr, random_state=random_state)[0])
-    return BroadnetParams.create(causes[0].W, causes[1].W, causes[0].ba, causes[1].ba,
-                                 sigma=p.sigma, scale=p.scale)
+    return BroadnetParams.create(
+        causes[0].W, causes[1].W, causes[0].ba, causes[1].ba, sigma=p.sigma, scale=p.scale
+    )
 
 
 def exact_grbm_initialised(A, B, n_hidden, sigma, epochs, lr, random_state=0):
@@ -451,8 +463,7 @@ def disentangling_scores(p, X, A, B, label_a, label_b):
     removed (a constant can pass between the causes without changing the model, eq. 3.3). The
     earlier ``recon_score`` and ``probe_score`` are kept for continuity.
     """
-    from lib.metrics import (disentanglement, probe_score, reconstruction_score,
-                             reconstruction_separation)
+    from lib.metrics import disentanglement, probe_score, reconstruction_score, reconstruction_separation
 
     ra, rb = cause_reconstructions(p, X)
     ma, mb = posterior_means(p, X)
@@ -460,9 +471,13 @@ def disentangling_scores(p, X, A, B, label_a, label_b):
     probe = probe_score(ma.numpy(), mb.numpy(), label_a, label_b)
     truth = disentanglement(ma.numpy(), mb.numpy(), label_a, label_b, with_dci=False)
     centred = [v.numpy() - v.numpy().mean(0) for v in (ra, rb, A, B)]
-    return {"recon_score": rec["score"], "probe_score": probe["score"],
-            "truth_score": truth["score"], "truth_disentangled": int(truth["disentangled"]),
-            "separation": reconstruction_separation(*centred)["score"]}
+    return {
+        "recon_score": rec["score"],
+        "probe_score": probe["score"],
+        "truth_score": truth["score"],
+        "truth_disentangled": int(truth["disentangled"]),
+        "separation": reconstruction_separation(*centred)["score"],
+    }
 
 
 def _weights(prefix, p):
@@ -470,8 +485,21 @@ def _weights(prefix, p):
     return {**out, "sigma": p.sigma, "scale": p.scale}
 
 
-def run_exact_training(init, seed, n_images, epochs, lr, batch_size=64, n_hidden=5, sigma=1.0,
-                       grbm_epochs=0, grbm_lr=0.01, grbm_k=1, data_seed=0, data_dir=None):
+def run_exact_training(
+    init,
+    seed,
+    n_images,
+    epochs,
+    lr,
+    batch_size=64,
+    n_hidden=5,
+    sigma=1.0,
+    grbm_epochs=0,
+    grbm_lr=0.01,
+    grbm_k=1,
+    data_seed=0,
+    data_dir=None,
+):
     """One exact-gradient training run from a random (Fig 4.9) or GRBM (Fig 4.10) initialisation."""
     X, A, B, la, lb = composite_data(n_images, data_seed, data_dir)
     if init == "random":
@@ -486,15 +514,33 @@ def run_exact_training(init, seed, n_images, epochs, lr, batch_size=64, n_hidden
     p, history = fit_exact(p0, X, epochs, lr, batch_size, random_state=seed)
     before = disentangling_scores(p0, X, A, B, la, lb)
     after = disentangling_scores(p, X, A, B, la, lb)
-    return {"history": history, "bias_share": bias_share(p, X),
-            "bias_share_before": bias_share(p0, X), "difference": model_difference(p0, p),
-            "norm_before": float(p0.W.norm() + p0.V.norm()),
-            **{f"{k}_before": v for k, v in before.items()}, **after,
-            **_weights("", p), **_weights("init_", p0)}
+    return {
+        "history": history,
+        "bias_share": bias_share(p, X),
+        "bias_share_before": bias_share(p0, X),
+        "difference": model_difference(p0, p),
+        "norm_before": float(p0.W.norm() + p0.V.norm()),
+        **{f"{k}_before": v for k, v in before.items()},
+        **after,
+        **_weights("", p),
+        **_weights("init_", p0),
+    }
 
 
-def run_retraining(reference, reference_key, n_images, epochs, lr, batch_size=64, index_set=None,
-                   pair=None, alpha=None, seed=0, data_seed=0, data_dir=None):
+def run_retraining(
+    reference,
+    reference_key,
+    n_images,
+    epochs,
+    lr,
+    batch_size=64,
+    index_set=None,
+    pair=None,
+    alpha=None,
+    seed=0,
+    data_seed=0,
+    data_dir=None,
+):
     """Retrain a rearranged reference model by exact gradient (Fig 4.13-4.17).
 
     ``index_set``: a unit configuration (eq. 4.11); or ``pair`` (j, k) and ``alpha``: the unit
@@ -511,18 +557,34 @@ def run_retraining(reference, reference_key, n_images, epochs, lr, batch_size=64
     else:
         raise ValueError("give either index_set or both pair and alpha")
     p, history = fit_exact(p0, X, epochs, lr, batch_size, random_state=seed)
-    return {"history": history, **disentangling_scores(p, X, A, B, la, lb),
-            "moved": model_difference(p0, p), **_weights("", p)}
+    return {
+        "history": history,
+        **disentangling_scores(p, X, A, B, la, lb),
+        "moved": model_difference(p0, p),
+        **_weights("", p),
+    }
 
 
 def params_from_result(result, prefix=""):
     """The trained (or, with prefix "init_", initial) parameters stored by a run."""
-    return BroadnetParams.create(*(result[prefix + k] for k in ("W", "V", "ba", "bb")),
-                                 sigma=result["sigma"], scale=result["scale"])
+    return BroadnetParams.create(
+        *(result[prefix + k] for k in ("W", "V", "ba", "bb")), sigma=result["sigma"], scale=result["scale"]
+    )
 
 
-def run_activity(sigma, rescale, n_hidden, n_images, grbm_epochs, lr, seed=0, data_seed=0,
-                 data_dir=None, n_steps=10, n_examples=10):
+def run_activity(
+    sigma,
+    rescale,
+    n_hidden,
+    n_images,
+    grbm_epochs,
+    lr,
+    seed=0,
+    data_seed=0,
+    data_dir=None,
+    n_steps=10,
+    n_examples=10,
+):
     """Inference activity (eq. 4.8) of a GRBM-initialised Broadnet (Fig 4.6-4.8).
 
     Two GRBMs (CD-1) are trained on the parts mapped to ``rescale`` = (lo, hi) (None: [0, 1]),
@@ -533,8 +595,10 @@ def run_activity(sigma, rescale, n_hidden, n_images, grbm_epochs, lr, seed=0, da
     rescale = None if rescale is None else tuple(float(v) for v in rescale)
     X, A, B, _, _ = composite_data(n_images, data_seed, data_dir, rescale)
     torch.manual_seed(seed)
-    nets = [train_grbm(part, n_hidden, sigma, [(grbm_epochs, lr, 0.0)], 1, 2 * seed + i)
-            for i, part in enumerate((A, B))]
+    nets = [
+        train_grbm(part, n_hidden, sigma, [(grbm_epochs, lr, 0.0)], 1, 2 * seed + i)
+        for i, part in enumerate((A, B))
+    ]
     act = Broadnet.from_grbms(*nets, random_state=seed).activity(X.float(), n_steps)
     act = act.double().cpu().numpy()
     return {"activity_mean": act.mean(0), "activity_examples": act[:n_examples]}

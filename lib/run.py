@@ -10,6 +10,7 @@ Each chapter (a MyST text notebook) is converted with jupytext in memory, execut
 (parameters injected after its ``parameters`` cell), written to ``_build/executed/<profile>/``;
 the chapter writes its own record to ``results/<profile>/<chapter>.json``.
 """
+
 import argparse
 import ast
 import json
@@ -27,8 +28,15 @@ import papermill
 import psutil
 
 from lib import cluster
-from lib.experiments import (PROFILES, ROOT, _atomic_write, chapter_budget, resolve_profile,
-                             results_dir, toc_chapters)
+from lib.experiments import (
+    PROFILES,
+    ROOT,
+    _atomic_write,
+    chapter_budget,
+    resolve_profile,
+    results_dir,
+    toc_chapters,
+)
 
 
 class UsageError(Exception):
@@ -54,9 +62,15 @@ def execute(name, profile, parameters):
     out_dir = ROOT / "_build" / "executed" / profile
     out_dir.mkdir(parents=True, exist_ok=True)
     output = out_dir / f"{Path(name).stem}.ipynb"
-    papermill.execute_notebook(notebook, str(output), parameters={"profile": profile, **parameters},
-                               cwd=str(BOOK), kernel_name="python3", progress_bar=False,
-                               log_output=False)
+    papermill.execute_notebook(
+        notebook,
+        str(output),
+        parameters={"profile": profile, **parameters},
+        cwd=str(BOOK),
+        kernel_name="python3",
+        progress_bar=False,
+        log_output=False,
+    )
     return output
 
 
@@ -74,8 +88,9 @@ def _drift(name, new, ref, tol):
     if isinstance(ref, list):
         if not isinstance(new, list) or len(new) != len(ref):
             return f"{name}: {new!r} != reference {ref!r}"
-        return next((m for i, (a, b) in enumerate(zip(new, ref))
-                     if (m := _drift(f"{name}[{i}]", a, b, tol))), None)
+        return next(
+            (m for i, (a, b) in enumerate(zip(new, ref)) if (m := _drift(f"{name}[{i}]", a, b, tol))), None
+        )
     if isinstance(ref, bool) or not isinstance(ref, (int, float)):
         return None if new == ref else f"{name}: {new!r} != reference {ref!r}"
     if isinstance(new, bool) or not isinstance(new, (int, float)):
@@ -112,9 +127,16 @@ def check(name, profile):
 def _claim_changes(new, ref):
     """A changed verdict, or a claim gone from the record, is a regression too."""
     verdicts = {c["id"]: c["verdict"] for c in new}
-    return [f"claim {c['id']}: " + (f"verdict {verdicts[c['id']]!r} != reference {c['verdict']!r}"
-                                    if c["id"] in verdicts else "missing from the new record")
-            for c in ref if verdicts.get(c["id"]) != c["verdict"]]
+    return [
+        f"claim {c['id']}: "
+        + (
+            f"verdict {verdicts[c['id']]!r} != reference {c['verdict']!r}"
+            if c["id"] in verdicts
+            else "missing from the new record"
+        )
+        for c in ref
+        if verdicts.get(c["id"]) != c["verdict"]
+    ]
 
 
 def _reference_path(chapter, profile):
@@ -122,8 +144,7 @@ def _reference_path(chapter, profile):
 
 
 def _write_json(path, doc):
-    _atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(doc, indent=1, sort_keys=True)
-                                                         + "\n"))
+    _atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n"))
 
 
 def update_reference(name, profile, tolerances=None, calibration=None):
@@ -176,8 +197,13 @@ def measured_tolerances(first, second):
 
 def _run_isolated(chapter, profile, parameters, threads, results):
     """Run one chapter in a fresh process with ``threads`` BLAS/torch threads and a fresh cache."""
-    env = dict(os.environ, BOOK_RESULTS_DIR=str(results), OMP_NUM_THREADS=str(threads),
-               MKL_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
+    env = dict(
+        os.environ,
+        BOOK_RESULTS_DIR=str(results),
+        OMP_NUM_THREADS=str(threads),
+        MKL_NUM_THREADS=str(threads),
+        OPENBLAS_NUM_THREADS=str(threads),
+    )
     args = [sys.executable, "-m", "lib.run", "--profile", profile, chapter]
     args += [f"-p{k}={v}" for k, v in parameters.items()]
     code = psutil.Popen(args, env=env, cwd=ROOT).wait()
@@ -199,10 +225,13 @@ def calibrate(name, profile, parameters, workdir):
     tolerances, unstable = measured_tolerances(one, two)
     two.pop("info", None)
     two["tolerances"] = tolerances
-    two["calibration"] = {"rule": f"{CALIBRATION_FACTOR} x |1 thread - 2 threads|, else "
-                                  f"{FLOOR_ABS:g} + {FLOOR_REL:g} x |value|",
-                          "threads": [1, 2], "unstable": unstable,
-                          "date": time.strftime("%Y-%m-%d", time.gmtime())}
+    two["calibration"] = {
+        "rule": f"{CALIBRATION_FACTOR} x |1 thread - 2 threads|, else "
+        f"{FLOOR_ABS:g} + {FLOOR_REL:g} x |value|",
+        "threads": [1, 2],
+        "unstable": unstable,
+        "date": time.strftime("%Y-%m-%d", time.gmtime()),
+    }
     _write_json(_reference_path(chapter, profile), two)
     return unstable
 
@@ -213,8 +242,7 @@ def _note_runtime(name, profile, seconds):
     if path.exists():
         record = json.loads(path.read_text())
         record.setdefault("info", {})["runner_seconds"] = round(seconds, 1)
-        _atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(record, indent=1,
-                                                                         sort_keys=True)))
+        _atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(record, indent=1, sort_keys=True)))
 
 
 def chapter_parameters(name):
@@ -222,8 +250,13 @@ def chapter_parameters(name):
     for cell in jupytext.read(chapter_path(name)).cells:
         if "parameters" in cell.metadata.get("tags", []):
             tree = ast.parse(cell.source)
-            return {t.id: ast.literal_eval(node.value) for node in tree.body
-                    if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)}
+            return {
+                t.id: ast.literal_eval(node.value)
+                for node in tree.body
+                if isinstance(node, ast.Assign)
+                for t in node.targets
+                if isinstance(t, ast.Name)
+            }
     raise UsageError(f"chapter {name} has no cell tagged `parameters`")
 
 
@@ -314,18 +347,32 @@ def _parser():
     parser = argparse.ArgumentParser(prog="python -m lib.run", description=__doc__.split("\n")[0])
     parser.add_argument("chapters", nargs="*", help="chapter names (default: all in _toc.yml)")
     parser.add_argument("--profile", default=None, help=f"one of {sorted(PROFILES)}")
-    parser.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
-                        help="notebook parameter, e.g. -p seed=3 -p data_dir=/data/mnist")
+    parser.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="notebook parameter, e.g. -p seed=3 -p data_dir=/data/mnist",
+    )
     parser.add_argument("--check", action="store_true", help="compare records with the reference")
-    parser.add_argument("--update-reference", action="store_true",
-                        help="rewrite the reference from the new records")
-    parser.add_argument("--calibrate", action="store_true",
-                        help="measure tolerances (1 vs 2 threads, fresh runs) and write the reference")
+    parser.add_argument(
+        "--update-reference", action="store_true", help="rewrite the reference from the new records"
+    )
+    parser.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="measure tolerances (1 vs 2 threads, fresh runs) and write the reference",
+    )
     parser.add_argument("--no-execute", action="store_true", help="only check existing records")
-    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                        help="send every sweep's runs to the running Dask scheduler at ADDRESS "
-                             f"(e.g. tcp://host:8786; default ${cluster.SCHEDULER_ENV}, else "
-                             "local processes); results are still written here")
+    parser.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="send every sweep's runs to the running Dask scheduler at ADDRESS "
+        f"(e.g. tcp://host:8786; default ${cluster.SCHEDULER_ENV}, else "
+        "local processes); results are still written here",
+    )
     return parser
 
 
@@ -343,9 +390,12 @@ def _scheduler(args):
         except cluster.ClusterError as err:
             raise UsageError(str(err)) from None
         workers = info.get("n_workers", 0)
-        print(f"sweeps run on the Dask scheduler at {address} ({workers} workers, "
-              f"{info.get('total_threads', 0)} threads)"
-              + ("" if workers else "; no worker has joined yet: runs wait for one"), flush=True)
+        print(
+            f"sweeps run on the Dask scheduler at {address} ({workers} workers, "
+            f"{info.get('total_threads', 0)} threads)"
+            + ("" if workers else "; no worker has joined yet: runs wait for one"),
+            flush=True,
+        )
     return address
 
 
@@ -385,8 +435,14 @@ def run_chapter(name, profile, parameters, args):
     if status == "ok" and args.update_reference:
         update_reference(name, profile)
         status = "ok (reference updated)"
-    _report(name, status, time.time() - start, profile, problems + notes,
-            executed=not (args.no_execute or args.calibrate))  # a calibration runs it twice
+    _report(
+        name,
+        status,
+        time.time() - start,
+        profile,
+        problems + notes,
+        executed=not (args.no_execute or args.calibrate),
+    )  # a calibration runs it twice
     return not problems
 
 
@@ -422,8 +478,11 @@ def main(argv=None):
             if interrupt.signal:  # a library on the way swallowed the KeyboardInterrupt
                 raise KeyboardInterrupt(interrupt.signal)
     except KeyboardInterrupt:
-        print("interrupted: finished runs are stored; run the same command again to resume",
-              file=sys.stderr, flush=True)
+        print(
+            "interrupted: finished runs are stored; run the same command again to resume",
+            file=sys.stderr,
+            flush=True,
+        )
         grace = 0.0
         return 130
     finally:

@@ -3,6 +3,7 @@
 The conclusion is generated from the claims registry (``Record.claim``, ``lib.claims``): every
 claim a chapter stated, with its computed verdict, grouped by method.
 """
+
 import json
 from collections import defaultdict
 
@@ -60,9 +61,14 @@ def markdown_table(header, rows):
     return "\n".join(lines)
 
 
-HEADLINE_SUFFIXES = {"mi_mean": "final_mi_mean", "mi_sd": "final_mi_sd",
-                     "share_mi": "share_disentangled_mi", "truth": "truth_score_mean",
-                     "share_truth": "share_disentangled_truth", "assigned": "share_mean"}
+HEADLINE_SUFFIXES = {
+    "mi_mean": "final_mi_mean",
+    "mi_sd": "final_mi_sd",
+    "share_mi": "share_disentangled_mi",
+    "truth": "truth_score_mean",
+    "share_truth": "share_disentangled_truth",
+    "assigned": "share_mean",
+}
 
 
 def headline_rows(records):
@@ -79,20 +85,33 @@ def headline_rows(records):
         suffix = "_" + HEADLINE_SUFFIXES["mi_mean"]
         for key in sorted(k for k in metrics if k.endswith(suffix)):
             exp = key[: -len(suffix)]
-            get = lambda part: metrics.get(f"{exp}_{HEADLINE_SUFFIXES[part]}")
+            get = lambda part, exp=exp, metrics=metrics: metrics.get(f"{exp}_{HEADLINE_SUFFIXES[part]}")
             mi = _fmt(get("mi_mean")) + (f" ± {_fmt(get('mi_sd'))}" if get("mi_sd") is not None else "")
             truth = " / ".join(_fmt(v) for v in (get("truth"), get("share_truth")) if v is not None)
             if get("assigned") is not None:
                 truth = f"components assigned correctly: {_fmt(get('assigned'))}"
-            said = [_said(s, thesis[f"{exp}_{s}"]) for s in HEADLINE_SUFFIXES.values()
-                    if f"{exp}_{s}" in thesis]
-            rows.append((chapter, exp.replace("_", " "), mi, _fmt(get("share_mi")) if get("share_mi") is not None else "-",
-                         truth or "-", "; ".join(said) or "-"))
+            said = [
+                _said(s, thesis[f"{exp}_{s}"]) for s in HEADLINE_SUFFIXES.values() if f"{exp}_{s}" in thesis
+            ]
+            rows.append(
+                (
+                    chapter,
+                    exp.replace("_", " "),
+                    mi,
+                    _fmt(get("share_mi")) if get("share_mi") is not None else "-",
+                    truth or "-",
+                    "; ".join(said) or "-",
+                )
+            )
     return rows
 
 
-SYMBOLS = {"agrees": "✓ agrees", "partly": "◐ partly", "does not agree": "✗ does not agree",
-           "not tested": "? not tested"}
+SYMBOLS = {
+    "agrees": "✓ agrees",
+    "partly": "◐ partly",
+    "does not agree": "✗ does not agree",
+    "not tested": "? not tested",
+}
 
 
 def all_claims(records, evidence=None):
@@ -107,24 +126,43 @@ def all_claims(records, evidence=None):
         for claim in record.get("claims", []):
             claim = dict(claim, chapter_title=chapter_title(chapter))
             if claim["id"] in at_scale:
-                claim.update(evidence_verdict=at_scale[claim["id"]]["verdict"],
-                             evidence_ours=at_scale[claim["id"]]["ours"])
+                claim.update(
+                    evidence_verdict=at_scale[claim["id"]]["verdict"],
+                    evidence_ours=at_scale[claim["id"]]["ours"],
+                )
             claims.append(claim)
     return claims
 
 
 def claim_table_rows(records, evidence=None):
     """(chapter, method, claim, thesis, ours, verdict, at thesis scale) per claim."""
-    return [(c["chapter_title"], c["method"], c["id"], c["thesis"], c["ours"], SYMBOLS[c["verdict"]],
-             SYMBOLS[c["evidence_verdict"]] if "evidence_verdict" in c else "-")
-            for c in all_claims(records, evidence)]
+    return [
+        (
+            c["chapter_title"],
+            c["method"],
+            c["id"],
+            c["thesis"],
+            c["ours"],
+            SYMBOLS[c["verdict"]],
+            SYMBOLS[c["evidence_verdict"]] if "evidence_verdict" in c else "-",
+        )
+        for c in all_claims(records, evidence)
+    ]
 
 
 def evidence_rows(evidence):
     """(claim, thesis, ours at the thesis's sizes, verdict, data, runs) per evidence record."""
-    return [(r["claim"].get("chapter_claim") or name, r["claim"]["thesis"], r["claim"]["ours"],
-             SYMBOLS[r["claim"]["verdict"]], r["info"]["data"]["description"], r["info"]["runs"])
-            for name, r in evidence.items()]
+    return [
+        (
+            r["claim"].get("chapter_claim") or name,
+            r["claim"]["thesis"],
+            r["claim"]["ours"],
+            SYMBOLS[r["claim"]["verdict"]],
+            r["info"]["data"]["description"],
+            r["info"]["runs"],
+        )
+        for name, r in evidence.items()
+    ]
 
 
 def verdicts_by_method(records):
@@ -139,8 +177,7 @@ def verdict_summary_markdown(records):
     """One bullet per method: which of its claims agree, partly agree or do not (generated)."""
     lines = []
     for method, by_verdict in verdicts_by_method(records).items():
-        parts = [f"{SYMBOLS[v].split(' ', 1)[1]}: {', '.join(ids)}"
-                 for v, ids in by_verdict.items() if ids]
+        parts = [f"{SYMBOLS[v].split(' ', 1)[1]}: {', '.join(ids)}" for v, ids in by_verdict.items() if ids]
         total = sum(len(ids) for ids in by_verdict.values())
         lines.append(f"- **{method}** ({total} claim{'s' * (total != 1)}) - " + "; ".join(parts))
     return "\n".join(lines)

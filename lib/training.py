@@ -8,6 +8,7 @@ fixed subsample), the reconstruction error, and the ground-truth scores (each ca
 against its best-matching true part, and the label probe on the codes). ``run_asae`` and
 ``run_autoencoder`` are the module-level sweep functions the chapters call through ``lib.sweep``.
 """
+
 import os
 import tempfile
 import time
@@ -19,10 +20,14 @@ import numpy as np
 import torch
 
 from lib.autoencoders import ASAE, LOSS_REDUCTIONS, Autoencoder, asae_loss
-from lib.nets import device, make_optimiser
 from lib.data import make_composite, note_data_read
-from lib.metrics import (code_scores, disentanglement_where_scorable, reconstruction_score,
-                         reconstruction_separation)
+from lib.metrics import (
+    code_scores,
+    disentanglement_where_scorable,
+    reconstruction_score,
+    reconstruction_separation,
+)
+from lib.nets import device, make_optimiser
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,7 @@ class TrainConfig:
     ``lib.nets.make_optimiser`` name ("rmsprop" = eq. 7.4); ``optimiser_eps`` overrides its eps
     (None: the optimiser's default; "torch-rmsprop" with 1e-7 is the book's pre-eq.-7.4 ASAE).
     """
+
     epochs: int = 30
     batch_size: int = 128
     optimiser: str = "rmsprop"
@@ -47,15 +53,13 @@ class TrainConfig:
 
     def __post_init__(self):
         if self.epochs < 0 or self.batch_size < 1:
-            raise ValueError(f"need epochs >= 0 and batch_size >= 1, got {self.epochs}, "
-                             f"{self.batch_size}")
+            raise ValueError(f"need epochs >= 0 and batch_size >= 1, got {self.epochs}, {self.batch_size}")
         if min(self.l1_weight, self.l1_activation, self.noise_std) < 0:
             raise ValueError("l1_weight, l1_activation and noise_std must be >= 0")
         if self.optimiser_eps is not None and self.optimiser in ("adam", "sgd"):
             raise ValueError(f"optimiser_eps applies to rmsprop only, not {self.optimiser!r}")
         if self.loss_reduce not in LOSS_REDUCTIONS:
-            raise ValueError(f"loss_reduce must be one of {LOSS_REDUCTIONS}, "
-                             f"got {self.loss_reduce!r}")
+            raise ValueError(f"loss_reduce must be one of {LOSS_REDUCTIONS}, got {self.loss_reduce!r}")
 
 
 def as_tensor(x):
@@ -71,7 +75,7 @@ def evaluate(model, x, batch_size=2048):
     """The model's outputs (y, z or y_a, y_b, z_a, z_b) on ``x`` as numpy arrays, in eval mode."""
     was_training = model.training
     model.eval()
-    outs = [model(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+    outs = [model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
     model.train(was_training)
     return {k: torch.cat([o[k] for o in outs]).cpu().numpy() for k in outs[0]}
 
@@ -93,7 +97,7 @@ class Checkpoint:
 
     def __init__(self, path, tag=""):
         self.path, self.tag, self.cpu_before = Path(path), str(tag), 0.0
-        self._cpu0 = None   # set by load(), in the process that trains (not where it was made)
+        self._cpu0 = None  # set by load(), in the process that trains (not where it was made)
 
     def __repr__(self):
         return f"Checkpoint({str(self.path)!r}, tag={self.tag!r})"
@@ -105,8 +109,7 @@ class Checkpoint:
         try:
             state = torch.load(self.path, map_location="cpu", weights_only=True)
         except Exception as err:  # noqa: BLE001 - any unreadable file: start the run afresh
-            print(f"ignoring unreadable checkpoint {self.path} ({type(err).__name__}: {err})",
-                  flush=True)
+            print(f"ignoring unreadable checkpoint {self.path} ({type(err).__name__}: {err})", flush=True)
             return None
         if not isinstance(state, dict) or state.get("tag") != self.tag:
             return None
@@ -116,11 +119,13 @@ class Checkpoint:
     def save(self, state):
         if self._cpu0 is None:
             self._cpu0 = time.process_time()
-        doc = {"tag": self.tag, "state": _to_saveable(state),
-               "cpu_s": self.cpu_before + time.process_time() - self._cpu0}
+        doc = {
+            "tag": self.tag,
+            "state": _to_saveable(state),
+            "cpu_s": self.cpu_before + time.process_time() - self._cpu0,
+        }
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.",
-                                   suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
         os.close(fd)
         try:
             torch.save(doc, tmp)
@@ -212,13 +217,14 @@ def train(model, x, config, on_epoch=None, checkpoint=None):
     for epoch in range(done, config.epochs):
         order = torch.randperm(len(x), generator=gen, device=x.device)
         for start in range(0, len(x), config.batch_size):
-            target = x[order[start:start + config.batch_size]]
+            target = x[order[start : start + config.batch_size]]
             inp = target
             if config.noise_std:
                 noise = torch.randn(target.shape, generator=gen, device=x.device)
                 inp = target + config.noise_std * noise
-            loss = asae_loss(model, model(inp), target, config.l1_weight, config.l1_activation,
-                             config.loss_reduce)
+            loss = asae_loss(
+                model, model(inp), target, config.l1_weight, config.l1_activation, config.loss_reduce
+            )
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -226,8 +232,15 @@ def train(model, x, config, on_epoch=None, checkpoint=None):
             history.append(on_epoch(model))
             model.train()  # the hook may have switched to eval mode
         if ckpt:
-            ckpt.save({"model": model.state_dict(), "opt": opt.state_dict(),
-                       "rng": rng_states(gen), "epoch": epoch + 1, "history": history})
+            ckpt.save(
+                {
+                    "model": model.state_dict(),
+                    "opt": opt.state_dict(),
+                    "rng": rng_states(gen),
+                    "epoch": epoch + 1,
+                    "history": history,
+                }
+            )
     if ckpt:
         ckpt.remove()
     return history
@@ -244,12 +257,15 @@ def asae_epoch_scores(model, x_eval, part_a, part_b, label_a, label_b, random_st
     out = evaluate(model, x_eval)
     if not all(np.all(np.isfinite(v)) for v in out.values()):  # training diverged
         return {"mi": float("nan"), "probe": 0.0, "recon": 0.0, "mse": float("nan")}
-    codes = code_scores(out["z_a"], out["z_b"], label_a, label_b, n_mi=len(x_eval),
-                        random_state=random_state)
+    codes = code_scores(out["z_a"], out["z_b"], label_a, label_b, n_mi=len(x_eval), random_state=random_state)
     recon = reconstruction_score(out["y_a"], out["y_b"], part_a, part_b)
     x_np = x_eval.cpu().numpy()
-    return {"mi": codes["mi"], "probe": codes["score"], "recon": recon["score"],
-            "mse": float(np.mean((out["y"] - x_np) ** 2))}
+    return {
+        "mi": codes["mi"],
+        "probe": codes["score"],
+        "recon": recon["score"],
+        "mse": float(np.mean((out["y"] - x_np) ** 2)),
+    }
 
 
 def _composite(kind, n, seed, data_dir):
@@ -267,10 +283,27 @@ def example_rows(n_rows, n_eval, seed=12345):
     return np.sort(np.random.default_rng(seed).choice(n_eval, size=n_rows, replace=False))
 
 
-def run_asae(kind="simple", n=2500, code_size=2, epochs=30, seed=0, data_seed=0, n_eval=1000,
-             n_examples=6, optimiser="rmsprop", lr=1e-3, l1_weight=0.0, l1_activation=0.0,
-             noise_std=0.0, dropout=0.0, batch_size=128, data_dir=None, optimiser_eps=None,
-             loss_reduce="sum", checkpoint=None):
+def run_asae(
+    kind="simple",
+    n=2500,
+    code_size=2,
+    epochs=30,
+    seed=0,
+    data_seed=0,
+    n_eval=1000,
+    n_examples=6,
+    optimiser="rmsprop",
+    lr=1e-3,
+    l1_weight=0.0,
+    l1_activation=0.0,
+    noise_std=0.0,
+    dropout=0.0,
+    batch_size=128,
+    data_dir=None,
+    optimiser_eps=None,
+    loss_reduce="sum",
+    checkpoint=None,
+):
     """Train one ASAE on a binarised composite dataset and record every epoch (sweep function).
 
     The evaluation subsample is the first ``n_eval`` composites (fixed for a given ``data_seed``);
@@ -290,24 +323,35 @@ def run_asae(kind="simple", n=2500, code_size=2, epochs=30, seed=0, data_seed=0,
     model = ASAE(x.shape[1], code_size, dropout=dropout).to(x.device)
     ev = slice(0, n_eval)
     parts = (data.part_a[ev].reshape(n_eval, -1), data.part_b[ev].reshape(n_eval, -1))
-    hook = lambda m: asae_epoch_scores(m, x[ev], *parts, data.label_a[ev], data.label_b[ev],
-                                       random_state=0)
-    config = TrainConfig(epochs=epochs, batch_size=batch_size, optimiser=optimiser, lr=lr,
-                         l1_weight=l1_weight, l1_activation=l1_activation, noise_std=noise_std,
-                         seed=seed, optimiser_eps=optimiser_eps, loss_reduce=loss_reduce)
+    hook = lambda m: asae_epoch_scores(m, x[ev], *parts, data.label_a[ev], data.label_b[ev], random_state=0)
+    config = TrainConfig(
+        epochs=epochs,
+        batch_size=batch_size,
+        optimiser=optimiser,
+        lr=lr,
+        l1_weight=l1_weight,
+        l1_activation=l1_activation,
+        noise_std=noise_std,
+        seed=seed,
+        optimiser_eps=optimiser_eps,
+        loss_reduce=loss_reduce,
+    )
     ckpt = as_checkpoint(checkpoint)
     history = train(model, x, config, hook, checkpoint=ckpt)
     out = evaluate(model, x)
     rows = example_rows(n_examples, n_eval)
     shape = data.x.shape[1:] if data.x.ndim == 3 else (1, x.shape[1])
-    examples = np.stack([x[rows].cpu().numpy(), out["y_a"][rows], out["y_b"][rows],
-                         out["y"][rows]]).reshape(4, n_examples, *shape)
+    examples = np.stack([x[rows].cpu().numpy(), out["y_a"][rows], out["y_b"][rows], out["y"][rows]]).reshape(
+        4, n_examples, *shape
+    )
     result = {k: np.array([h[k] for h in history]) for k in history[0]}
     result.update(final_truth_scores(out, data, ev, parts))
-    result.update(final_mse=float(np.mean((out["y"] - x.cpu().numpy()) ** 2)),
-                  examples=examples.astype(np.float32),
-                  cpu_s=time.process_time() - cpu0 + (ckpt.cpu_before if ckpt else 0.0),
-                  source=str(getattr(data, "source", kind)))
+    result.update(
+        final_mse=float(np.mean((out["y"] - x.cpu().numpy()) ** 2)),
+        examples=examples.astype(np.float32),
+        cpu_s=time.process_time() - cpu0 + (ckpt.cpu_before if ckpt else 0.0),
+        source=str(getattr(data, "source", kind)),
+    )
     return result
 
 
@@ -321,19 +365,32 @@ def final_truth_scores(out, data, rows, parts):
     """
     if not all(np.all(np.isfinite(out[k][rows])) for k in ("z_a", "z_b", "y_a", "y_b")):
         # training diverged: nothing was separated (as asae_epoch_scores scores it)
-        return {"final_disentanglement": 0.0, "final_disentangled": False,
-                "final_separation": 0.0}
-    d = disentanglement_where_scorable(out["z_a"][rows], out["z_b"][rows], data.label_a[rows],
-                                       data.label_b[rows])
+        return {"final_disentanglement": 0.0, "final_disentangled": False, "final_separation": 0.0}
+    d = disentanglement_where_scorable(
+        out["z_a"][rows], out["z_b"][rows], data.label_a[rows], data.label_b[rows]
+    )
     sep = reconstruction_separation(out["y_a"][rows], out["y_b"][rows], *parts)
-    return {"final_disentanglement": float(d["score"]) if d else float("nan"),
-            "final_disentangled": bool(d and d["disentangled"]),
-            "final_separation": float(sep["score"])}
+    return {
+        "final_disentanglement": float(d["score"]) if d else float("nan"),
+        "final_disentangled": bool(d and d["disentangled"]),
+        "final_separation": float(sep["score"]),
+    }
 
 
-def run_autoencoder(n=2500, code_size=2, epochs=10, seed=0, data_seed=0, optimiser="rmsprop",
-                    lr=1e-3, n_examples=8, data_dir=None, optimiser_eps=None, loss_reduce="sum",
-                    checkpoint=None):
+def run_autoencoder(
+    n=2500,
+    code_size=2,
+    epochs=10,
+    seed=0,
+    data_seed=0,
+    optimiser="rmsprop",
+    lr=1e-3,
+    n_examples=8,
+    data_dir=None,
+    optimiser_eps=None,
+    loss_reduce="sum",
+    checkpoint=None,
+):
     """Train one plain autoencoder on binarised MNIST digits (chapter 7's optimiser study).
 
     Records the full-data reconstruction error before training and after every epoch, the error
@@ -351,19 +408,26 @@ def run_autoencoder(n=2500, code_size=2, epochs=10, seed=0, data_seed=0, optimis
 
     def hook(m):
         y = evaluate(m, x)["y"]
-        return {"mse": float(np.mean((y - x_np) ** 2)),
-                "spread": float(y.var(0).sum() / x_np.var(0).sum())}
+        return {"mse": float(np.mean((y - x_np) ** 2)), "spread": float(y.var(0).sum() / x_np.var(0).sum())}
 
-    config = TrainConfig(epochs=epochs, optimiser=optimiser, lr=lr, seed=seed,
-                         optimiser_eps=optimiser_eps, loss_reduce=loss_reduce)
+    config = TrainConfig(
+        epochs=epochs,
+        optimiser=optimiser,
+        lr=lr,
+        seed=seed,
+        optimiser_eps=optimiser_eps,
+        loss_reduce=loss_reduce,
+    )
     ckpt = as_checkpoint(checkpoint)
     history = train(model, x, config, hook, checkpoint=ckpt)
     rows = example_rows(n_examples, len(x_np))
     y = evaluate(model, x)["y"]
     shape = data.x.shape[1:] if data.x.ndim == 3 else (1, x.shape[1])
     result = {k: np.array([h[k] for h in history]) for k in history[0]}
-    result.update(mean_image_mse=float(x_np.var(0).mean()),
-                  examples=np.stack([x_np[rows], y[rows]]).reshape(2, n_examples, *shape),
-                  cpu_s=time.process_time() - cpu0 + (ckpt.cpu_before if ckpt else 0.0),
-                  source=str(getattr(data, "source", "mnist")))
+    result.update(
+        mean_image_mse=float(x_np.var(0).mean()),
+        examples=np.stack([x_np[rows], y[rows]]).reshape(2, n_examples, *shape),
+        cpu_s=time.process_time() - cpu0 + (ckpt.cpu_before if ckpt else 0.0),
+        source=str(getattr(data, "source", "mnist")),
+    )
     return result

@@ -1,4 +1,5 @@
 """Every test writes results to a temporary folder, never to the user's ``results/``."""
+
 import pytest
 
 

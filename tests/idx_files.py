@@ -1,4 +1,5 @@
 """Write MNIST-format IDX folders for tests (no network: the tests make their own data)."""
+
 import numpy as np
 
 from lib import data

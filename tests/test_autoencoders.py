@@ -1,4 +1,5 @@
 """Tests of lib.autoencoders and lib.training on small toy data (fast, CPU)."""
+
 import numpy as np
 import pytest
 import torch
@@ -66,8 +67,12 @@ def test_training_is_reproducible_for_a_fixed_seed():
     def run(seed):
         torch.manual_seed(seed)
         model = ASAE(16, 2, n_hidden=16)
-        hist = train(model, x, TrainConfig(epochs=3, batch_size=32, noise_std=0.1, seed=seed),
-                     on_epoch=lambda m: float(np.mean(evaluate(m, x)["y"])))
+        hist = train(
+            model,
+            x,
+            TrainConfig(epochs=3, batch_size=32, noise_std=0.1, seed=seed),
+            on_epoch=lambda m: float(np.mean(evaluate(m, x)["y"])),
+        )
         return hist, evaluate(model, x)["y"]
 
     (h1, y1), (h2, y2), (h3, _) = run(3), run(3), run(4)
@@ -110,8 +115,11 @@ def test_rmsprop_is_eq_7_4_and_the_old_optimiser_stays_reachable(monkeypatch):
     monkeypatch.setattr(training, "make_optimiser", lambda *a, **k: made.append(real(*a, **k)) or made[-1])
     x = as_tensor(toy_additive(n=64)[0])
     train(ASAE(16, 2, n_hidden=8), x, TrainConfig(epochs=1, batch_size=32))
-    train(ASAE(16, 2, n_hidden=8), x, TrainConfig(epochs=1, batch_size=32, optimiser="torch-rmsprop",
-                                                   optimiser_eps=1e-7))
+    train(
+        ASAE(16, 2, n_hidden=8),
+        x,
+        TrainConfig(epochs=1, batch_size=32, optimiser="torch-rmsprop", optimiser_eps=1e-7),
+    )
     assert type(made[0]) is RMSprop and made[0].defaults["eps"] == 1e-6
     assert type(made[1]) is torch.optim.RMSprop and made[1].defaults["eps"] == 1e-7
     with pytest.raises(ValueError, match="optimiser_eps"):

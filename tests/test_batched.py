@@ -1,4 +1,5 @@
 """lib.batched: K seeds trained as one batched model equal K separate runs (tiny sizes, CPU)."""
+
 import dataclasses
 
 import numpy as np
@@ -34,13 +35,16 @@ def assert_same_params(a, b, rtol=RTOL, atol=ATOL):
     sa, sb = a.state_dict(), b.state_dict()
     assert sa.keys() == sb.keys()
     for name in sa:
-        np.testing.assert_allclose(sa[name].double().numpy(), sb[name].double().numpy(), rtol=rtol, atol=atol,
-                                   err_msg=name)
+        np.testing.assert_allclose(
+            sa[name].double().numpy(), sb[name].double().numpy(), rtol=rtol, atol=atol, err_msg=name
+        )
 
 
 def max_rel_diff(a, b):
-    return max(float(((p - q).abs().max() / p.abs().max().clamp_min(1e-12)).detach())
-               for p, q in zip(a.parameters(), b.parameters()))
+    return max(
+        float(((p - q).abs().max() / p.abs().max().clamp_min(1e-12)).detach())
+        for p, q in zip(a.parameters(), b.parameters())
+    )
 
 
 def separate_asaes(x, config, seeds, hook=None):
@@ -55,8 +59,9 @@ def separate_asaes(x, config, seeds, hook=None):
 
 ASAE_CONFIGS = {
     "plain": TrainConfig(epochs=2, batch_size=4),
-    "noise_l1": TrainConfig(epochs=2, batch_size=4, noise_std=0.2, l1_weight=1e-3, l1_activation=1e-3,
-                            loss_reduce="mean"),
+    "noise_l1": TrainConfig(
+        epochs=2, batch_size=4, noise_std=0.2, l1_weight=1e-3, l1_activation=1e-3, loss_reduce="mean"
+    ),
     "adam": TrainConfig(epochs=2, batch_size=4, optimiser="adam"),
 }
 
@@ -105,8 +110,9 @@ def test_seeds_really_differ(x_np):
 def test_dropout_runs_with_different_masks_per_seed(x_np):
     """Dropout draws inside vmap (randomness="different"): it trains; not compared with separate runs."""
     x = torch.from_numpy(x_np)
-    models, _ = train_batched([1, 2], x, dataclasses.replace(ASAE_CONFIGS["plain"], epochs=1), n_code=2,
-                              n_hidden=8, dropout=0.3)
+    models, _ = train_batched(
+        [1, 2], x, dataclasses.replace(ASAE_CONFIGS["plain"], epochs=1), n_code=2, n_hidden=8, dropout=0.3
+    )
     assert all(torch.isfinite(p).all() for m in models for p in m.parameters())
     assert all(m.training for m in models)
 
@@ -119,7 +125,7 @@ def test_asae_checkpoint_resume_equals_uninterrupted(x_np, tmp_path):
 
     def dies_after_epoch_1(m):
         calls.append(1)
-        if len(calls) > 2 * len(SEEDS):   # epoch 0 and 1 for every seed, then "killed"
+        if len(calls) > 2 * len(SEEDS):  # epoch 0 and 1 for every seed, then "killed"
             raise KeyboardInterrupt
 
     ckpt = Checkpoint(tmp_path / "run.pt", tag="t")
@@ -139,10 +145,20 @@ def test_stacked_rejects_mixed_models():
 
 DDN_CONFIGS = {
     "as_written": DDNConfig(n_code=2, hidden=8, batch_size=4),
-    "variants": DDNConfig(n_code=2, hidden=8, batch_size=4, code_norm="batch", pred_steps=2, momentum=0.9,
-                          recon_reduce="mean", alpha_end=1.0, enc_layers=2),
-    "shared_torch_rmsprop": DDNConfig(n_code=2, hidden=8, batch_size=6, shared_encoder=True,
-                                      optimizer="torch-rmsprop"),
+    "variants": DDNConfig(
+        n_code=2,
+        hidden=8,
+        batch_size=4,
+        code_norm="batch",
+        pred_steps=2,
+        momentum=0.9,
+        recon_reduce="mean",
+        alpha_end=1.0,
+        enc_layers=2,
+    ),
+    "shared_torch_rmsprop": DDNConfig(
+        n_code=2, hidden=8, batch_size=6, shared_encoder=True, optimizer="torch-rmsprop"
+    ),
 }
 SCHEDULE = [(1, None), (1, None), (2, None), (3, 0.1), (3, 0.5)]
 
@@ -159,7 +175,7 @@ def test_ddn_all_stages_batched_equal_separate_trainers(x_np, name):
             assert log.keys() == ref_log.keys()
             np.testing.assert_allclose([log[k] for k in log], [ref_log[k] for k in log], rtol=1e-4, atol=1e-6)
     for ref, mine in zip(refs, tr.trainers()):
-        assert_same_params(ref.model, mine.model)   # weights and batch-norm running statistics
+        assert_same_params(ref.model, mine.model)  # weights and batch-norm running statistics
         for a, b in zip(ref.codes(), mine.codes()):
             np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
@@ -180,8 +196,9 @@ def test_ddn_trainers_continue_as_the_separate_runs_and_restack(x_np):
     restacked.epoch(1)
     restacked.epoch(3)
     for ref, single, back in zip(refs, singles, restacked.trainers()):
-        assert int(single.opt_enc.state[single.model.encoder_parameters()[0]]["step"]) == \
-            int(ref.opt_enc.state[ref.model.encoder_parameters()[0]]["step"])
+        assert int(single.opt_enc.state[single.model.encoder_parameters()[0]]["step"]) == int(
+            ref.opt_enc.state[ref.model.encoder_parameters()[0]]["step"]
+        )
         for stage in (1, 3):
             ref.epoch(stage)
             single.epoch(stage)
@@ -204,11 +221,23 @@ def test_ddn_state_roundtrip(x_np):
 
 # ----------------------------------------------------------------------------- lib.costs
 def fake_calibration():
-    e = lambda model, mode, k, s: {"model": model, "device": "cpu", "mode": mode, "k": k, "s_per_update": s,
-                                   "n_params": 1000}
-    return {"entries": [e("asae", "single", 1, 0.1), e("asae", "batched", 1, 0.12), e("asae", "batched", 4, 0.3),
-                        e("asae", "batched", 8, 0.5)] +
-                       [e(f"ddn_stage{i}", "single", 1, 0.01 * i) for i in (1, 2, 3)]}
+    e = lambda model, mode, k, s: {
+        "model": model,
+        "device": "cpu",
+        "mode": mode,
+        "k": k,
+        "s_per_update": s,
+        "n_params": 1000,
+    }
+    return {
+        "entries": [
+            e("asae", "single", 1, 0.1),
+            e("asae", "batched", 1, 0.12),
+            e("asae", "batched", 4, 0.3),
+            e("asae", "batched", 8, 0.5),
+        ]
+        + [e(f"ddn_stage{i}", "single", 1, 0.01 * i) for i in (1, 2, 3)]
+    }
 
 
 def test_costs_reads_and_estimates(tmp_path, monkeypatch):
@@ -223,10 +252,10 @@ def test_costs_reads_and_estimates(tmp_path, monkeypatch):
         load_calibration()
     path.write_text(json.dumps(doc))
     assert load_calibration() == doc
-    assert seconds_per_update("asae") == 0.1                       # k = 1: the single-run code
+    assert seconds_per_update("asae") == 0.1  # k = 1: the single-run code
     assert seconds_per_update("asae", k=1, batched=True) == 0.12
-    assert seconds_per_update("asae", k=6) == pytest.approx(0.4)    # between K = 4 and 8
-    assert seconds_per_update("asae", k=16) == pytest.approx(0.9)   # beyond: linear from 4 and 8
+    assert seconds_per_update("asae", k=6) == pytest.approx(0.4)  # between K = 4 and 8
+    assert seconds_per_update("asae", k=16) == pytest.approx(0.9)  # beyond: linear from 4 and 8
     assert estimate_seconds("asae", 100, k=4) == pytest.approx(30.0)
     assert estimate_seconds("asae", 100, n_params=2000) == pytest.approx(20.0)
     assert estimate_seconds("ddn", (10, 20, 30)) == pytest.approx(0.1 + 0.4 + 0.9)
@@ -248,13 +277,21 @@ def test_run_asae_batched_equals_run_asae(monkeypatch):
     from lib.training import run_asae
 
     rng = np.random.default_rng(1)
-    fake = types.SimpleNamespace(x=(rng.random((40, 6, 8)) < 0.3).astype(np.float32), part_a=rng.random((40, 6, 8)),
-                                 part_b=rng.random((40, 6, 8)), label_a=rng.integers(0, 3, 40),
-                                 label_b=rng.integers(0, 3, 40), source="fake")
+    fake = types.SimpleNamespace(
+        x=(rng.random((40, 6, 8)) < 0.3).astype(np.float32),
+        part_a=rng.random((40, 6, 8)),
+        part_b=rng.random((40, 6, 8)),
+        label_a=rng.integers(0, 3, 40),
+        label_b=rng.integers(0, 3, 40),
+        source="fake",
+    )
     for module in (lib.training, lib.batched):  # each reads them under its own name
         monkeypatch.setattr(module, "_composite", lambda kind, n, seed, data_dir: fake)
-        monkeypatch.setattr(module, "asae_epoch_scores", lambda m, x, pa, pb, la, lb, random_state=0:
-                            {"ysum": float(m(x)["y"].detach().sum())})
+        monkeypatch.setattr(
+            module,
+            "asae_epoch_scores",
+            lambda m, x, pa, pb, la, lb, random_state=0: {"ysum": float(m(x)["y"].detach().sum())},
+        )
     kw = dict(kind="simple", n=40, epochs=2, n_eval=30, n_examples=2, batch_size=16, noise_std=0.1)
     mine = run_asae_batched([0, 5], **kw)
     for seed, res in zip([0, 5], mine):

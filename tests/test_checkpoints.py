@@ -1,5 +1,6 @@
 """Per-epoch checkpoints: a run killed after epoch k and rerun gives exactly the uninterrupted
 result (lib.training.train / run_asae, lib.ddn.run_ddn, and through lib.experiments.sweep)."""
+
 import numpy as np
 import pytest
 import torch
@@ -23,6 +24,7 @@ def crash_on_call(fn, n):
         if calls["n"] == n:
             raise Crash(f"injected failure at call {n}")
         return fn(*args, **kwargs)
+
     return wrapped
 
 
@@ -54,7 +56,7 @@ def test_train_resumes_exactly_with_noise_and_dropout(tmp_path):
     plain_model, plain_hist = run(hook)
     path = tmp_path / "run.ckpt"
     with pytest.raises(Crash):
-        run(crash_on_call(hook, 4), Checkpoint(path, tag="t"))   # call 4 = after epoch 3
+        run(crash_on_call(hook, 4), Checkpoint(path, tag="t"))  # call 4 = after epoch 3
     saved = torch.load(path, weights_only=True)
     assert saved["state"]["epoch"] == 2 and len(saved["state"]["history"]) == 3
     model, hist = run(hook, Checkpoint(path, tag="t"))
@@ -79,8 +81,9 @@ def test_a_checkpoint_of_another_run_is_ignored(tmp_path):
     assert train(ASAE(6, 1, n_hidden=4), x, config, hook, tmp_path / "bad") == fresh
 
 
-ASAE_RUN = dict(kind="simple", n=160, code_size=2, epochs=3, n_eval=80, noise_std=0.1,
-                dropout=0.2, batch_size=64)
+ASAE_RUN = dict(
+    kind="simple", n=160, code_size=2, epochs=3, n_eval=80, noise_std=0.1, dropout=0.2, batch_size=64
+)
 
 
 def test_run_asae_resumes_exactly(tmp_path, monkeypatch):
@@ -95,12 +98,11 @@ def test_run_asae_resumes_exactly(tmp_path, monkeypatch):
     monkeypatch.setattr(training, "asae_epoch_scores", real)
     resumed = run_asae(**ASAE_RUN, checkpoint=Checkpoint(path, "x"))
     assert_same_result(plain, resumed)
-    assert resumed["cpu_s"] > spent   # the CPU of the interrupted attempt is counted
+    assert resumed["cpu_s"] > spent  # the CPU of the interrupted attempt is counted
     assert not path.exists()
 
 
-DDN_RUN = dict(kind="simple", n=160, epochs=[3, 2, 2], hidden=16, n_score=80, n_show=3,
-               batch_size=32)
+DDN_RUN = dict(kind="simple", n=160, epochs=[3, 2, 2], hidden=16, n_score=80, n_show=3, batch_size=32)
 
 
 @pytest.fixture(scope="module")
@@ -133,14 +135,12 @@ def takes_none(a):
 
 def test_sweep_passes_a_checkpoint_outside_the_config(tmp_path, monkeypatch):
     monkeypatch.setenv("BOOK_RESULTS_DIR", str(tmp_path))
-    (out,) = sweep(takes_checkpoint, [dict(a=1)], name="ck", profile="smoke", n_jobs=1,
-                   progress=False)
+    (out,) = sweep(takes_checkpoint, [dict(a=1)], name="ck", profile="smoke", n_jobs=1, progress=False)
     key = config_key({"fn": f"{takes_checkpoint.__module__}.takes_checkpoint", "a": 1})
     run_dir = results_dir("smoke") / "runs" / "ck"
     assert out["path"] == str(run_dir / f"{key}.ckpt") and out["tag"]
     assert (run_dir / f"{key}.json").exists()
-    assert sweep(takes_none, [dict(a=2)], name="ck2", profile="smoke", n_jobs=1,
-                 progress=False) == [{"a": 2}]
+    assert sweep(takes_none, [dict(a=2)], name="ck2", profile="smoke", n_jobs=1, progress=False) == [{"a": 2}]
 
 
 def test_a_killed_sweep_run_resumes_inside_the_run(tmp_path, monkeypatch):
@@ -160,9 +160,10 @@ def test_a_killed_sweep_run_resumes_inside_the_run(tmp_path, monkeypatch):
     def counting(*args, **kwargs):
         calls["n"] += 1
         return real(*args, **kwargs)
+
     monkeypatch.setattr(training, "asae_epoch_scores", counting)
     (resumed,) = sweep(run_asae, [config], name="asae", profile="smoke", n_jobs=1, progress=False)
-    assert calls["n"] == 2   # epochs 2 and 3 only: epoch 0 and 1 came from the checkpoint
+    assert calls["n"] == 2  # epochs 2 and 3 only: epoch 0 and 1 came from the checkpoint
     assert_same_result(clean, resumed)
     assert not ckpts[0].exists()
 
@@ -171,7 +172,7 @@ def threads_after_an_mi_estimate():
     from lib.mi import ksg_mi
 
     a = torch.rand(300, 300)
-    float((a @ a).sum())   # torch's OpenMP pool is running before numba's starts
+    float((a @ a).sum())  # torch's OpenMP pool is running before numba's starts
     r = np.random.default_rng(0).normal(size=(1000, 10))
     ksg_mi(r[:, :5], r[:, 5:], random_state=0)
     return {"torch_threads": torch.get_num_threads()}

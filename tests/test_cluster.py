@@ -5,6 +5,7 @@ processes, and a scheduler plus a worker started as separate processes (``python
 distributed.cli.dask_scheduler`` / ``dask_worker``), killed at the end. Each test runs under an
 alarm, so a cluster that stops answering fails the test instead of hanging it.
 """
+
 import json
 import os
 import re
@@ -39,7 +40,7 @@ def cube(x, marker_dir, fail_on=None):
     (Path(marker_dir) / f"{x}-{time.time_ns()}").touch()
     if x == fail_on:
         raise RuntimeError("killed halfway")
-    return {"x": x, "cube": x ** 3, "curve": np.linspace(0, 1, x + 1) ** 2}
+    return {"x": x, "cube": x**3, "curve": np.linspace(0, 1, x + 1) ** 2}
 
 
 def mean_pixel(data_dir=None):
@@ -55,8 +56,10 @@ def _foreign_source(value):
 @pytest.fixture(autouse=True)
 def bounded():
     """Fail (rather than hang) a test that runs past ``TEST_LIMIT_S``."""
+
     def expire(signum, frame):
         raise TimeoutError(f"test ran past {TEST_LIMIT_S} s")
+
     previous = signal.signal(signal.SIGALRM, expire)
     signal.alarm(TEST_LIMIT_S)
     yield
@@ -82,15 +85,16 @@ def local_cluster():
     Class-scoped: its workers are children of this process, which ``lib.run.main`` (run in
     process by the chapter test) ends when it finishes, so it must be gone by then.
     """
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  host="127.0.0.1", dashboard_address=None) as lc:
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as lc:
         yield lc.scheduler_address
 
 
 def _wait_for(what, ready, timeout=120):
     deadline = time.time() + timeout
     while time.time() < deadline:
-        if (value := ready()):
+        if value := ready():
             return value
         time.sleep(0.3)
     raise AssertionError(f"{what} not ready after {timeout} s")
@@ -105,14 +109,23 @@ def _workers(address):
 
 # A launcher that starts a command and exits at once: the command is then no child of this
 # process, so ``lib.run.main``'s cleanup (it ends every child process) cannot touch the cluster.
-_LAUNCH = ("import subprocess, sys; log = open(sys.argv[1], 'ab'); "
-           "print(subprocess.Popen(sys.argv[2:], stdin=subprocess.DEVNULL, stdout=log, "
-           "stderr=subprocess.STDOUT, start_new_session=True).pid)")
+_LAUNCH = (
+    "import subprocess, sys; log = open(sys.argv[1], 'ab'); "
+    "print(subprocess.Popen(sys.argv[2:], stdin=subprocess.DEVNULL, stdout=log, "
+    "stderr=subprocess.STDOUT, start_new_session=True).pid)"
+)
 
 
 def _launch(args, log, env, cwd):
-    out = subprocess.run([sys.executable, "-c", _LAUNCH, str(log), *args], env=env, cwd=cwd,
-                         capture_output=True, text=True, check=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", _LAUNCH, str(log), *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
     return psutil.Process(int(out.stdout))
 
 
@@ -152,17 +165,51 @@ def _cluster_processes(base, n_workers, extra_path=()):
     log = base / "cluster.log"
     started = []
     try:
-        started.append(_launch(
-            [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
-             "--port", "0", "--no-dashboard", "--scheduler-file", str(scheduler_file)],
-            log, env, base))
-        _wait_for("the scheduler file", lambda: scheduler_file.exists()
-                  and json.loads(scheduler_file.read_text() or "{}").get("address"))
+        started.append(
+            _launch(
+                [
+                    sys.executable,
+                    "-m",
+                    "distributed.cli.dask_scheduler",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    "0",
+                    "--no-dashboard",
+                    "--scheduler-file",
+                    str(scheduler_file),
+                ],
+                log,
+                env,
+                base,
+            )
+        )
+        _wait_for(
+            "the scheduler file",
+            lambda: scheduler_file.exists() and json.loads(scheduler_file.read_text() or "{}").get("address"),
+        )
         address = json.loads(scheduler_file.read_text())["address"]
-        started.append(_launch(
-            [sys.executable, "-m", "distributed.cli.dask_worker", "--scheduler-file",
-             str(scheduler_file), "--nthreads", "1", "--nworkers", str(n_workers), "--host",
-             "127.0.0.1", "--no-dashboard"], log, env, base))
+        started.append(
+            _launch(
+                [
+                    sys.executable,
+                    "-m",
+                    "distributed.cli.dask_worker",
+                    "--scheduler-file",
+                    str(scheduler_file),
+                    "--nthreads",
+                    "1",
+                    "--nworkers",
+                    str(n_workers),
+                    "--host",
+                    "127.0.0.1",
+                    "--no-dashboard",
+                ],
+                log,
+                env,
+                base,
+            )
+        )
         _wait_for(f"{n_workers} worker(s)", lambda: _workers(address) >= n_workers)
         yield address
     finally:
@@ -192,8 +239,11 @@ def _open_clients():
 def _threads():
     """This process's threads, less two process-wide singletons made once on first use
     (distributed's offload executor and tqdm's monitor): a sweep must add none."""
-    return sorted(t.name for t in threading.enumerate()
-                  if t.is_alive() and not t.name.startswith(("Dask-Offload", "tqdm_monitor")))
+    return sorted(
+        t.name
+        for t in threading.enumerate()
+        if t.is_alive() and not t.name.startswith(("Dask-Offload", "tqdm_monitor"))
+    )
 
 
 def _configs(results_tmp, n=5, **extra):
@@ -216,13 +266,11 @@ def _assert_same(a, b):
 class TestOnALocalCluster:
     """Sweeps on a ``LocalCluster``: results, storage, resume, the runner's hand-over."""
 
-    def test_a_sweep_on_a_local_cluster_equals_a_local_sweep_and_is_reused(self, results_tmp,
-                                                                            local_cluster):
+    def test_a_sweep_on_a_local_cluster_equals_a_local_sweep_and_is_reused(self, results_tmp, local_cluster):
         configs = _configs(results_tmp)
         local = sweep(cube, configs, name="local", profile="smoke", n_jobs=1, progress=False)
         threads = _threads()
-        on_dask = sweep(cube, configs, name="dask", profile="smoke", progress=False,
-                        scheduler=local_cluster)
+        on_dask = sweep(cube, configs, name="dask", profile="smoke", progress=False, scheduler=local_cluster)
         _assert_same(on_dask, local)
         log = experiments.SWEEP_LOG["dask"]
         assert (log["computed"], log["reused"], log["warnings"]) == (5, 0, [])
@@ -233,8 +281,7 @@ class TestOnALocalCluster:
         assert all(w.startswith("tcp://127.0.0.1:") for w in workers), workers
         assert _open_clients() == [] and _threads() == threads, "the client must be closed"
 
-        again = sweep(cube, configs, name="dask", profile="smoke", progress=False,
-                      scheduler=local_cluster)
+        again = sweep(cube, configs, name="dask", profile="smoke", progress=False, scheduler=local_cluster)
         _assert_same(again, local)
         assert experiments.SWEEP_LOG["dask"]["computed"] == 0
         assert experiments.SWEEP_LOG["dask"]["reused"] == 5
@@ -243,8 +290,7 @@ class TestOnALocalCluster:
     def test_a_failed_run_on_the_cluster_keeps_the_finished_ones(self, results_tmp, local_cluster):
         configs = _configs(results_tmp, n=6, fail_on=3)
         with pytest.raises(RuntimeError, match="killed halfway"):
-            sweep(cube, configs, name="fail", profile="smoke", progress=False,
-                  scheduler=local_cluster)
+            sweep(cube, configs, name="fail", profile="smoke", progress=False, scheduler=local_cluster)
         assert _open_clients() == []
         run_dir = experiments.results_dir("smoke") / "runs" / "fail"
         stored = len(list(run_dir.glob("*.json")))
@@ -254,13 +300,18 @@ class TestOnALocalCluster:
         log = experiments.SWEEP_LOG["fail"]
         assert (log["reused"], log["computed"]) == (stored, 6 - stored)
 
-    def test_the_runner_passes_the_address_to_chapter_kernels(self, results_tmp, local_cluster,
-                                                              monkeypatch, capsys):
+    def test_the_runner_passes_the_address_to_chapter_kernels(
+        self, results_tmp, local_cluster, monkeypatch, capsys
+    ):
         seen = []
-        monkeypatch.setattr(run, "run_chapter", lambda name, profile, parameters, args:
-                            seen.append(os.environ.get(cluster.SCHEDULER_ENV)) or True)
-        assert run.main(["--profile", "smoke", "--scheduler", local_cluster,
-                         "ch07_neural_networks"]) == 0
+        monkeypatch.setattr(
+            run,
+            "run_chapter",
+            lambda name, profile, parameters, args: (
+                seen.append(os.environ.get(cluster.SCHEDULER_ENV)) or True
+            ),
+        )
+        assert run.main(["--profile", "smoke", "--scheduler", local_cluster, "ch07_neural_networks"]) == 0
         assert seen == [local_cluster] and cluster.SCHEDULER_ENV not in os.environ
         assert f"Dask scheduler at {local_cluster} (2 workers" in capsys.readouterr().out
         monkeypatch.setenv(cluster.SCHEDULER_ENV, local_cluster)  # the variable alone does it too
@@ -269,8 +320,7 @@ class TestOnALocalCluster:
 
 
 # ----------------------------------------------------------------------------- separate processes
-def test_a_sweep_through_book_scheduler_on_separate_processes(results_tmp, separate_cluster,
-                                                              monkeypatch):
+def test_a_sweep_through_book_scheduler_on_separate_processes(results_tmp, separate_cluster, monkeypatch):
     configs = _configs(results_tmp, n=3)
     local = sweep(cube, configs, name="here", profile="smoke", n_jobs=1, progress=False)
     monkeypatch.setenv(cluster.SCHEDULER_ENV, separate_cluster)
@@ -285,7 +335,8 @@ def test_a_sweep_through_book_scheduler_on_separate_processes(results_tmp, separ
 
 
 def test_a_worker_running_other_code_is_named_and_not_mixed_in_silently(
-        results_tmp, separate_cluster, monkeypatch, capsys):
+    results_tmp, separate_cluster, monkeypatch, capsys
+):
     client_code = results_tmp / "client_code"
     client_code.mkdir()
     (client_code / f"{FOREIGN}.py").write_text(_foreign_source(1))
@@ -293,25 +344,27 @@ def test_a_worker_running_other_code_is_named_and_not_mixed_in_silently(
     monkeypatch.delitem(sys.modules, FOREIGN, raising=False)
     body = __import__(FOREIGN).body
     configs = [{"tag": 0}, {"tag": 1}]
-    results = sweep(body, configs, name="foreign", profile="smoke", progress=False,
-                    scheduler=separate_cluster)
+    results = sweep(
+        body, configs, name="foreign", profile="smoke", progress=False, scheduler=separate_cluster
+    )
     assert [r["value"] for r in results] == [2, 2], "the worker ran its own version"
     log = experiments.SWEEP_LOG["foreign"]
     assert len(log["code"]) == 2 and len(log["warnings"]) == 1
     assert "runs other code" in log["warnings"][0] and "tcp://127.0.0.1:" in log["warnings"][0]
     assert "runs other code" in capsys.readouterr().err
     assert Record("chX", "smoke").as_dict()["info"]["mixed_code"] == ["foreign"]
-    sweep(body, configs, name="foreign", profile="smoke", progress=False,
-          scheduler=separate_cluster)
-    assert experiments.SWEEP_LOG["foreign"]["stale"] == {"code changed": 2}, \
+    sweep(body, configs, name="foreign", profile="smoke", progress=False, scheduler=separate_cluster)
+    assert experiments.SWEEP_LOG["foreign"]["stale"] == {"code changed": 2}, (
         "a run from other code is never reused"
+    )
 
 
 def test_a_worker_reading_other_data_is_named(results_tmp, separate_cluster, monkeypatch):
     bundled = mean_pixel()["mean"]
     monkeypatch.setenv("MNIST_DIR", str(other_mnist(results_tmp / "other")))  # here, not there
-    (result,) = sweep(mean_pixel, [{}], name="data", profile="smoke", progress=False,
-                      scheduler=separate_cluster)
+    (result,) = sweep(
+        mean_pixel, [{}], name="data", profile="smoke", progress=False, scheduler=separate_cluster
+    )
     assert result["mean"] == bundled, "the worker read its own default source"
     log = experiments.SWEEP_LOG["data"]
     assert log["data"] == ["bundled"]
@@ -327,20 +380,23 @@ def _closed_port():
 
 @pytest.mark.parametrize("kind", ["dead", "no port", "not a port", "unknown scheme"])
 def test_a_bad_address_fails_at_once_naming_it(results_tmp, kind):
-    address = {"dead": f"tcp://127.0.0.1:{_closed_port()}", "no port": "127.0.0.1",
-               "not a port": "tcp://127.0.0.1:eighty",
-               "unknown scheme": "htp://127.0.0.1:8786"}[kind]
+    address = {
+        "dead": f"tcp://127.0.0.1:{_closed_port()}",
+        "no port": "127.0.0.1",
+        "not a port": "tcp://127.0.0.1:eighty",
+        "unknown scheme": "htp://127.0.0.1:8786",
+    }[kind]
     threads = _threads()
     start = time.time()
     with pytest.raises(cluster.ClusterError, match=re.escape(repr(address))):
-        sweep(cube, _configs(results_tmp, n=2), name="bad", profile="smoke", progress=False,
-              scheduler=address)
+        sweep(
+            cube, _configs(results_tmp, n=2), name="bad", profile="smoke", progress=False, scheduler=address
+        )
     assert time.time() - start < cluster.CONNECT_TIMEOUT_S + 5
     assert _markers(results_tmp) == 0 and _threads() == threads and _open_clients() == []
 
 
-def test_the_runner_refuses_a_dead_scheduler_before_running_anything(results_tmp, capsys,
-                                                                      monkeypatch):
+def test_the_runner_refuses_a_dead_scheduler_before_running_anything(results_tmp, capsys, monkeypatch):
     monkeypatch.setattr(run, "execute", lambda *a: pytest.fail("a chapter ran"))
     address = f"tcp://127.0.0.1:{_closed_port()}"
     start = time.time()
@@ -367,20 +423,22 @@ def test_a_smoke_chapter_on_dask_records_what_a_local_run_records(tmp_path, monk
         for where, argv in [("dask", ["--scheduler", address]), ("local", [])]:
             monkeypatch.setenv("BOOK_RESULTS_DIR", str(tmp_path / where))
             assert run.main(["--profile", "smoke", *argv, chapter]) == 0
-            records[where] = json.loads((tmp_path / where / "smoke" / f"{chapter}.json")
-                                        .read_text())
+            records[where] = json.loads((tmp_path / where / "smoke" / f"{chapter}.json").read_text())
     dask, local = records["dask"], records["local"]
     sweeps = dask["info"]["runs"]
     assert sweeps and all(log["computed"] == log["runs"] > 1 for log in sweeps.values())
     assert dask["info"]["mixed_code"] == [] and dask["info"]["warnings"] == []
     for name in sweeps:  # every run was computed on a Dask worker and stored by the kernel
         stored = list((tmp_path / "dask" / "smoke" / "runs" / name).glob("*.json"))
-        assert stored and all(json.loads(p.read_text())["worker"].startswith("tcp://127.0.0.1:")
-                              for p in stored)
+        assert stored and all(
+            json.loads(p.read_text())["worker"].startswith("tcp://127.0.0.1:") for p in stored
+        )
     assert dask["metrics"].keys() == local["metrics"].keys()
-    reference = json.loads((ROOT / "results" / "reference" / "smoke" / f"{chapter}.json")
-                           .read_text())
+    reference = json.loads((ROOT / "results" / "reference" / "smoke" / f"{chapter}.json").read_text())
     tolerances = reference.get("tolerances", {})
-    drift = [m for key, value in local["metrics"].items()
-             if (m := run._drift(key, dask["metrics"][key], value, tolerances.get(key)))]
+    drift = [
+        m
+        for key, value in local["metrics"].items()
+        if (m := run._drift(key, dask["metrics"][key], value, tolerances.get(key)))
+    ]
     assert drift == [], drift

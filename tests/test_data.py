@@ -1,4 +1,5 @@
 """Tests of lib.data: MNIST loading (bundled and IDX) and the composite datasets."""
+
 import gzip
 import hashlib
 from pathlib import Path
@@ -10,8 +11,16 @@ from lib import data
 from lib.data import KINDS, load_mnist, make_composite
 
 N = 40
-SUM_KINDS = ["three_rot_seven", "upright01_rot24", "upright012_rot345", "five_gradient",
-             "toy_circle_square", "toy_sine_gradient", "toy_lines", "toy_bars_blocks"]
+SUM_KINDS = [
+    "three_rot_seven",
+    "upright01_rot24",
+    "upright012_rot345",
+    "five_gradient",
+    "toy_circle_square",
+    "toy_sine_gradient",
+    "toy_lines",
+    "toy_bars_blocks",
+]
 SHAPES = {"simple": (28, 56), "three_beside_seven": (28, 56)}
 LABELS = {  # kind -> (allowed label_a, allowed label_b)
     "simple": (range(10), range(10)),
@@ -143,8 +152,10 @@ def test_smaller_n_is_a_prefix(kind):
     np.testing.assert_array_equal(small.x, large.x[:20])
 
 
-@pytest.mark.parametrize("kind, available", [("three_rot_seven", 500), ("simple", 2500),
-                                             ("upright012_rot345", 1500), ("mnist", 5000)])
+@pytest.mark.parametrize(
+    "kind, available",
+    [("three_rot_seven", 500), ("simple", 2500), ("upright012_rot345", 1500), ("mnist", 5000)],
+)
 def test_too_many_is_a_clear_error(kind, available):
     assert len(make_composite(kind)) == available
     with pytest.raises(ValueError, match=f"only {available:,} are available"):
@@ -176,8 +187,9 @@ def test_binarise_thresholds_digits_only():
     np.testing.assert_array_equal(c.part_a, plain.part_a > 0.5)
 
 
-@pytest.mark.parametrize("kind", ["simple", "additive", "occlusive", "three_rot_seven",
-                                  "toy_bars_blocks", "mnist"])
+@pytest.mark.parametrize(
+    "kind", ["simple", "additive", "occlusive", "three_rot_seven", "toy_bars_blocks", "mnist"]
+)
 def test_rescale_maps_parts_and_keeps_the_combination(kind):
     base = make_composite(kind, n=N, seed=0)
     c = make_composite(kind, n=N, seed=0, rescale=(-1, 1))
@@ -228,10 +240,8 @@ def test_idx_folder_is_read_exactly(tmp_path, gz, dotted):
     assert m.images.shape == (17, 28, 28) and m.images.dtype == np.float32
     expected = np.concatenate([truth["train-images"], truth["t10k-images"]]) / 255.0
     np.testing.assert_allclose(m.images, expected, atol=1e-7)
-    np.testing.assert_array_equal(m.labels, np.concatenate([truth["train-labels"],
-                                                            truth["t10k-labels"]]))
-    assert m.source == (f"IDX files (unrecognised checksums) from {tmp_path}: "
-                        "17 images (12 train + 5 test)")
+    np.testing.assert_array_equal(m.labels, np.concatenate([truth["train-labels"], truth["t10k-labels"]]))
+    assert m.source == (f"IDX files (unrecognised checksums) from {tmp_path}: 17 images (12 train + 5 test)")
     assert len(load_mnist(tmp_path, split="train")) == 12
     assert len(load_mnist(tmp_path, split="test")) == 5
 
@@ -261,21 +271,32 @@ def _bad_case(name):
     wrong_labels = bytearray(good_labels)
     wrong_labels[-1] = 11
     return {
-        "bad magic": ("train-images-idx3-ubyte", _idx_images(12, magic=2049, seed=12)[0],
-                      "bad magic number 2049"),
+        "bad magic": (
+            "train-images-idx3-ubyte",
+            _idx_images(12, magic=2049, seed=12)[0],
+            "bad magic number 2049",
+        ),
         "truncated": ("train-images-idx3-ubyte", good_images[:-100], "truncated"),
         "trailing": ("train-labels-idx1-ubyte", good_labels + b"\x00", "trailing bytes"),
         "short header": ("train-labels-idx1-ubyte", good_labels[:6], "truncated header"),
-        "wrong dims": ("train-images-idx3-ubyte", _idx_images(12, rows=32, cols=32, seed=12)[0],
-                       "32x32, expected 28x28"),
-        "count mismatch": ("train-labels-idx1-ubyte", _idx_labels(11, seed=12)[0],
-                           "12 images but .* 11 labels"),
+        "wrong dims": (
+            "train-images-idx3-ubyte",
+            _idx_images(12, rows=32, cols=32, seed=12)[0],
+            "32x32, expected 28x28",
+        ),
+        "count mismatch": (
+            "train-labels-idx1-ubyte",
+            _idx_labels(11, seed=12)[0],
+            "12 images but .* 11 labels",
+        ),
         "label value": ("train-labels-idx1-ubyte", bytes(wrong_labels), "label value 11"),
     }[name]
 
 
-@pytest.mark.parametrize("case", ["bad magic", "truncated", "trailing", "short header",
-                                  "wrong dims", "count mismatch", "label value"])
+@pytest.mark.parametrize(
+    "case",
+    ["bad magic", "truncated", "trailing", "short header", "wrong dims", "count mismatch", "label value"],
+)
 def test_bad_idx_files_name_the_file_and_the_fault(tmp_path, case):
     stem, blob, fault = _bad_case(case)
     _write_mnist(tmp_path, overrides={stem: blob})
@@ -293,8 +314,9 @@ def test_corrupt_gzip_names_the_file(tmp_path):
     assert "t10k-images-idx3-ubyte.gz" in str(err.value)
 
 
-@pytest.mark.parametrize("stem, kind", [("train-images-idx3-ubyte", "images"),
-                                        ("train-labels-idx1-ubyte", "labels")])
+@pytest.mark.parametrize(
+    "stem, kind", [("train-images-idx3-ubyte", "images"), ("train-labels-idx1-ubyte", "labels")]
+)
 def test_idx_file_with_no_items_is_an_error(tmp_path, stem, kind):
     empty = _idx_images(0)[0] if kind == "images" else _idx_labels(0)[0]
     _write_mnist(tmp_path, overrides={stem: empty})
@@ -338,11 +360,11 @@ def test_checksum_tables_are_complete():
     assert set(content) == {name[:-3] for name in data.IDX_FILES}
 
 
-@pytest.mark.parametrize("dataset, files, items", [("mnist", "full MNIST IDX", "digits"),
-                                                    ("fashion-mnist", "Fashion-MNIST IDX",
-                                                     "garments")])
-def test_pinned_gz_files_are_identified_and_named_in_the_source(tmp_path, monkeypatch, dataset,
-                                                                 files, items):
+@pytest.mark.parametrize(
+    "dataset, files, items",
+    [("mnist", "full MNIST IDX", "digits"), ("fashion-mnist", "Fashion-MNIST IDX", "garments")],
+)
+def test_pinned_gz_files_are_identified_and_named_in_the_source(tmp_path, monkeypatch, dataset, files, items):
     _, paths = _write_mnist(tmp_path, gz=True)
     assert data.identify_idx_files(tmp_path) == "unknown"
     _pin(monkeypatch, paths, dataset)
@@ -371,11 +393,9 @@ def test_identification_needs_every_present_file_to_match_one_dataset(tmp_path, 
         paths[stem].unlink()
     assert data.identify_idx_files(tmp_path) == "mnist"  # only the train files, both pinned
     table = data.IDX_SHA256
-    table["fashion-mnist"]["train-labels-idx1-ubyte.gz"] = table["mnist"].pop(
-        "train-labels-idx1-ubyte.gz")
+    table["fashion-mnist"]["train-labels-idx1-ubyte.gz"] = table["mnist"].pop("train-labels-idx1-ubyte.gz")
     assert data.identify_idx_files(tmp_path) == "unknown"  # two datasets mixed
-    table["mnist"]["t10k-labels-idx1-ubyte.gz"] = table["fashion-mnist"].pop(
-        "train-labels-idx1-ubyte.gz")
+    table["mnist"]["t10k-labels-idx1-ubyte.gz"] = table["fashion-mnist"].pop("train-labels-idx1-ubyte.gz")
     assert data.identify_idx_files(tmp_path) == "unknown"  # right hash under another name
 
 
@@ -418,8 +438,10 @@ def test_file_sha256_hashes_large_files_in_chunks(tmp_path):
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 
-@pytest.mark.skipif(not (DEBIAN_FASHION / "t10k-labels-idx1-ubyte.gz").is_file(),
-                    reason="Debian package dataset-fashion-mnist not installed")
+@pytest.mark.skipif(
+    not (DEBIAN_FASHION / "t10k-labels-idx1-ubyte.gz").is_file(),
+    reason="Debian package dataset-fashion-mnist not installed",
+)
 def test_debian_fashion_mnist_is_identified():
     assert data.identify_idx_files(DEBIAN_FASHION) == "fashion-mnist"
     m = load_mnist(DEBIAN_FASHION, split="test")

@@ -1,10 +1,18 @@
 """Tests of lib.ddn (thesis chapter 9) and lib.ddn_alternatives (section 9.1)."""
+
 import numpy as np
 import pytest
 import torch
 
-from lib.ddn import (DDNConfig, DDNTrainer, choose_variant, encoding_losses, predictive_losses,
-                     reconstruction_losses, alpha_schedule)
+from lib.ddn import (
+    DDNConfig,
+    DDNTrainer,
+    alpha_schedule,
+    choose_variant,
+    encoding_losses,
+    predictive_losses,
+    reconstruction_losses,
+)
 from lib.ddn_alternatives import PenaltyAutoencoder, gaussian_mmd2, gmmn_fit, penalty_loss, xcov
 
 SMALL = dict(hidden=32, n_code=3, batch_size=64)
@@ -69,7 +77,8 @@ def test_encoder_step_leaves_predictors_unchanged_and_vice_versa():
         before_frozen, before_moving = snap(frozen()), snap(stepping.param_groups[0]["params"])
         za, zb = m.encode(tr.x[:64])
         loss = sum(predictive_losses(m, za, zb, 0.1)) + sum(encoding_losses(m, za, zb))
-        tr.opt_enc.zero_grad(); tr.opt_pred.zero_grad()
+        tr.opt_enc.zero_grad()
+        tr.opt_pred.zero_grad()
         loss.backward()
         stepping.step()
         assert same(before_frozen, snap(frozen()))
@@ -101,6 +110,7 @@ def test_stage3_reconstruction_reaches_encoders_scaled_by_alpha():
 def test_ddn_lowers_code_mi_on_independent_parts():
     """On a toy of two independent parts, stage 1 ends with lower KSG MI than at initialisation."""
     from lib.mi import ksg_mi
+
     torch.set_num_threads(1)
     x = two_part_toy(n=512)
     tr = DDNTrainer(x, DDNConfig(hidden=32, n_code=2, batch_size=64), seed=0)
@@ -114,8 +124,11 @@ def test_ddn_lowers_code_mi_on_independent_parts():
 def test_reproducible_for_fixed_seed():
     def run(seed):
         tr = DDNTrainer(two_part_toy(n=256), DDNConfig(**SMALL), seed=seed)
-        tr.epoch(1); tr.epoch(2); tr.epoch(3)
+        tr.epoch(1)
+        tr.epoch(2)
+        tr.epoch(3)
         return np.concatenate(tr.codes(), 1)
+
     a, b, c = run(3), run(3), run(4)
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(a, c)
@@ -140,8 +153,16 @@ def test_shared_encoder_and_alpha_schedule():
     assert alpha_schedule(cfg, 9, 10) == pytest.approx(1.0)
 
 
-@pytest.mark.parametrize("bad", [dict(code_norm="layer"), dict(optimizer="adam"), dict(n_code=0),
-                                 dict(pred_steps=0), dict(recon_reduce="max")])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(code_norm="layer"),
+        dict(optimizer="adam"),
+        dict(n_code=0),
+        dict(pred_steps=0),
+        dict(recon_reduce="max"),
+    ],
+)
 def test_bad_config_is_a_clear_error(bad):
     with pytest.raises(ValueError):
         DDNConfig(**bad)
@@ -200,7 +221,7 @@ def test_pred_steps_update_only_predictors_between_encoder_steps():
     assert len(calls) == 2
     assert all(torch.equal(a, b) for a, b in zip(enc0, tr.model.encoder_parameters()))
     tr.stage1_step(xb)
-    assert len(calls) == 5   # 2 extra + 2 extra + 1 joint
+    assert len(calls) == 5  # 2 extra + 2 extra + 1 joint
     assert not all(torch.equal(a, b) for a, b in zip(enc0, tr.model.encoder_parameters()))
 
 
@@ -212,7 +233,7 @@ def test_recon_mean_scales_the_encoders_reconstruction_gradient():
     for reduce in ("sum", "mean"):
         tr = DDNTrainer(x, DDNConfig(**SMALL, recon_reduce=reduce, alpha=0.5), seed=0)
         for p in tr.model.predictor_parameters():
-            torch.nn.init.zeros_(p)          # predictions 0: no encoding-loss gradient
+            torch.nn.init.zeros_(p)  # predictions 0: no encoding-loss gradient
         for opt in (tr.opt_enc, tr.opt_pred, tr.opt_dec):
             opt.step = lambda *a, **k: None  # keep the gradients, change nothing
         tr.stage3_step(tr.x, alpha=0.5)
@@ -247,8 +268,15 @@ def test_optimiser_choices_reach_every_parameter_set():
     assert type(DDNTrainer(x, DDNConfig(**SMALL, optimizer="sgd"), seed=0).opt_pred) is torch.optim.SGD
 
 
-@pytest.mark.parametrize("bad, name", [(dict(rms_eps=0.0), "eps"), (dict(rms_alpha=1.0), "gamma"),
-                                       (dict(momentum=1.5), "momentum"), (dict(rms_form="keras"), "form")])
+@pytest.mark.parametrize(
+    "bad, name",
+    [
+        (dict(rms_eps=0.0), "eps"),
+        (dict(rms_alpha=1.0), "gamma"),
+        (dict(momentum=1.5), "momentum"),
+        (dict(rms_form="keras"), "form"),
+    ],
+)
 def test_bad_optimiser_settings_name_the_setting(bad, name):
     with pytest.raises(ValueError, match=name):
         DDNConfig(**bad)

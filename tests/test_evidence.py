@@ -1,5 +1,6 @@
 """``python -m lib.evidence``: records at the thesis's sizes (here shrunk), resumable, with clear
 errors for missing or too small data; and lib.data.require_composites behind the thesis sizes."""
+
 import json
 import re
 from pathlib import Path
@@ -22,7 +23,7 @@ INFO_FIELDS = {"n_composites", "runs", "epochs", "data", "code_fingerprint", "se
 
 @pytest.fixture(scope="module")
 def idx_folder(tmp_path_factory):
-    return other_mnist(tmp_path_factory.mktemp("idx") / "mnist")   # 5,000 digits: 2,500 pairs
+    return other_mnist(tmp_path_factory.mktemp("idx") / "mnist")  # 5,000 digits: 2,500 pairs
 
 
 @pytest.fixture
@@ -48,13 +49,18 @@ def test_record_has_every_info_field_and_a_verdict(tiny, idx_folder, name, capsy
     assert info["data"]["folder"] == str(idx_folder) and info["data"]["dataset"] == "unknown"
     assert info["data"]["fingerprint"] and info["code_fingerprint"]
     assert info["seconds"]["wall"] > 0 and info["seconds"]["cpu_runs"] > 0
-    assert info["sweep"] == {**info["sweep"], "name": f"evidence-{name}", "profile": "thesis",
-                             "computed": 2, "reused": 0}
+    assert info["sweep"] == {
+        **info["sweep"],
+        "name": f"evidence-{name}",
+        "profile": "thesis",
+        "computed": 2,
+        "reused": 0,
+    }
     assert summary["verdict"] in ("agrees", "partly", "does not agree", "not tested")
     assert summary["rule"] and rec["claim"]["verdict"] == summary["verdict"]
     out = capsys.readouterr().out
     assert "verdict:" in out and str(tiny / "evidence" / f"{name}.json") in out
-    assert not list(tiny.rglob("*.ckpt"))   # finished runs leave no checkpoint
+    assert not list(tiny.rglob("*.ckpt"))  # finished runs leave no checkpoint
 
 
 def test_a_rerun_reuses_the_stored_runs_and_more_runs_compute_only_the_new(tiny, idx_folder):
@@ -70,8 +76,7 @@ def test_a_rerun_reuses_the_stored_runs_and_more_runs_compute_only_the_new(tiny,
     assert (more["runs"], more["sweep"]["reused"], more["sweep"]["computed"]) == (3, 2, 1)
 
 
-def test_fashion_mnist_is_the_default_and_is_named_a_stand_in(tiny, idx_folder, monkeypatch,
-                                                              capsys):
+def test_fashion_mnist_is_the_default_and_is_named_a_stand_in(tiny, idx_folder, monkeypatch, capsys):
     monkeypatch.setattr(evidence, "FASHION_DIR", idx_folder)
     monkeypatch.setattr(evidence, "identify_idx_files", lambda folder: "fashion-mnist")
     assert evidence.main(["ppica-50", "--jobs", "1"]) == 0
@@ -96,8 +101,7 @@ def test_no_data_and_no_fashion_mnist_names_what_is_missing(tiny, tmp_path, monk
     assert "dataset-fashion-mnist" in err and "python -m lib.data fetch mnist" in err
 
 
-def test_data_too_small_for_the_thesis_sizes_stops_before_running(idx_folder, tmp_path,
-                                                                   monkeypatch, capsys):
+def test_data_too_small_for_the_thesis_sizes_stops_before_running(idx_folder, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("BOOK_RESULTS_DIR", str(tmp_path))
     assert evidence.main(["asae-additive", "--data-dir", str(idx_folder)]) == 2  # real SIZES
     err = capsys.readouterr().err
@@ -114,11 +118,14 @@ def test_unknown_name_lists_the_valid_ones(capsys):
 
 
 def test_require_composites():
-    assert require_composites("simple", 2500) == 2500          # the bundled 5,000 digits
-    assert require_composites("mnist", None) is None           # "all the data allow"
-    assert require_composites("toy_lines", 10 ** 6) == 10 ** 6
-    with pytest.raises(NotEnoughData, match=r"25,000 'simple'.*at most 2,500.*"
-                                            r"python -m lib\.data fetch mnist --to DIR"):
+    assert require_composites("simple", 2500) == 2500  # the bundled 5,000 digits
+    assert require_composites("mnist", None) is None  # "all the data allow"
+    assert require_composites("toy_lines", 10**6) == 10**6
+    with pytest.raises(
+        NotEnoughData,
+        match=r"25,000 'simple'.*at most 2,500.*"
+        r"python -m lib\.data fetch mnist --to DIR",
+    ):
         require_composites("simple", 25000)
     with pytest.raises(NotEnoughData, match="at most 1,500"):
         require_composites("upright012_rot345", 5000)
@@ -128,17 +135,20 @@ def test_require_composites():
 
 def test_chapter9_thesis_sizes_are_exact_or_an_error(idx_folder):
     with pytest.raises(NotEnoughData, match="25,000"):
-        chapter_sizes("thesis")                      # bundled digits: 2,500 pairs
+        chapter_sizes("thesis")  # bundled digits: 2,500 pairs
     with pytest.raises(NotEnoughData, match="25,000"):
-        chapter_sizes("thesis", idx_folder)          # 5,000 digits
+        chapter_sizes("thesis", idx_folder)  # 5,000 digits
     assert chapter_sizes("smoke")["n"] == {k: 300 for k in BENCHMARKS}
 
 
 def test_sizes_are_the_thesis_and_the_chapters():
     """The SIZES table agrees with FIGURES.md and with the chapters' thesis profiles."""
     assert {k: v["epochs"] for k, v in BENCHMARKS.items()} == {
-        "simple": (35, 10, 5), "additive": (60, 10, 40), "occlusive": (50, 10, 50),
-        "mnist": (20, 10, 100)}
+        "simple": (35, 10, 5),
+        "additive": (60, 10, 40),
+        "occlusive": (50, 10, 50),
+        "mnist": (20, 10, 100),
+    }
     assert evidence.SIZES["ddn-simple"]["epochs"] == BENCHMARKS["simple"]["epochs"]
     assert evidence.SIZES["ddn-simple"]["n"] == evidence.SIZES["asae-additive"]["n"] == 25000
     assert evidence.SIZES["ppica-50"]["n"] == 5000
@@ -149,6 +159,8 @@ def test_sizes_are_the_thesis_and_the_chapters():
     assert re.search(r"^tol = (.+)$", ch06, re.M).group(1) == "1e-2"
     assert re.search(r"thesis=5000\)", ch06)
     ch08 = (ROOT / "book" / "ch08_split_autoencoders.md").read_text()
-    assert int(re.search(r"additive_epochs = pick\(profile,.*thesis=(\d+)\)", ch08).group(1)) \
+    assert (
+        int(re.search(r"additive_epochs = pick\(profile,.*thesis=(\d+)\)", ch08).group(1))
         == evidence.SIZES["asae-additive"]["epochs"]
+    )
     assert re.search(r"n_pairs = .*thesis=25000\)", ch08)

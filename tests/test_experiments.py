@@ -1,4 +1,5 @@
 """Profiles, resumable sweeps, records and the regression check of lib.run."""
+
 import json
 import os
 
@@ -111,17 +112,28 @@ def test_claims_are_stored_and_a_changed_verdict_fails_check():
     from lib.claims import at_least
 
     rec = Record("chZ", "smoke")
-    claim = rec.claim("9.4-simple", method="DDN", thesis="every run disentangles",
-                      ours="1 of 3 runs", verdict=at_least(1 / 3, agrees=0.9, partly=0.3), value=1 / 3)
+    claim = rec.claim(
+        "9.4-simple",
+        method="DDN",
+        thesis="every run disentangles",
+        ours="1 of 3 runs",
+        verdict=at_least(1 / 3, agrees=0.9, partly=0.3),
+        value=1 / 3,
+    )
     assert claim["verdict"] == "partly" and claim["chapter"] == "chZ"
     rec.save()
     run.update_reference("chZ", "smoke")
     assert run.check("chZ", "smoke") == []
-    rec.claim("9.4-simple", method="DDN", thesis="every run disentangles", ours="0 of 3 runs",
-              verdict=at_least(0.0, agrees=0.9, partly=0.3), value=0.0)
+    rec.claim(
+        "9.4-simple",
+        method="DDN",
+        thesis="every run disentangles",
+        ours="0 of 3 runs",
+        verdict=at_least(0.0, agrees=0.9, partly=0.3),
+        value=0.0,
+    )
     rec.save()
-    assert run.check("chZ", "smoke") == [
-        "claim 9.4-simple: verdict 'does not agree' != reference 'partly'"]
+    assert run.check("chZ", "smoke") == ["claim 9.4-simple: verdict 'does not agree' != reference 'partly'"]
     with pytest.raises(ValueError, match="not one of"):
         rec.claim("x", method="m", thesis="t", ours="o", verdict="confirmed")
     with pytest.raises(ValueError, match="non-empty"):

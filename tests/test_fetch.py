@@ -4,6 +4,7 @@ A real ThreadingHTTPServer on 127.0.0.1 serves small synthetic IDX .gz files; th
 checksums are replaced by the test files' own through ``fetch_idx(checksums=...)`` (or, for the
 subprocess, by files that cannot verify, which is all that test needs).
 """
+
 import functools
 import gzip
 import hashlib
@@ -58,7 +59,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(blob)))
         self.end_headers()
         if name in self.server.truncate:
-            self.wfile.write(blob[:len(blob) // 2])
+            self.wfile.write(blob[: len(blob) // 2])
             self.close_connection = True
             return
         self.wfile.write(blob)
@@ -80,8 +81,7 @@ def server():
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     httpd.files, httpd.truncate, httpd.requests = dict(BLOBS), set(), []
     httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}/data/"
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield httpd
     httpd.shutdown()
@@ -100,22 +100,25 @@ def dead_url():
 
 def _fetch(to, mirrors, checksums=SUMS, timeout=5.0):
     lines = []
-    folder = fetch_idx("mnist", to, mirrors=mirrors, timeout=timeout, checksums=checksums,
-                       log=lines.append)
+    folder = fetch_idx("mnist", to, mirrors=mirrors, timeout=timeout, checksums=checksums, log=lines.append)
     return folder, lines
 
 
 def _leftovers(folder):
     """Every file in folder that is not a verified final file."""
-    return sorted(p.name for p in Path(folder).iterdir()
-                  if hashlib.sha256(p.read_bytes()).hexdigest() != SUMS.get(p.name))
+    return sorted(
+        p.name
+        for p in Path(folder).iterdir()
+        if hashlib.sha256(p.read_bytes()).hexdigest() != SUMS.get(p.name)
+    )
 
 
 def test_standard_mirrors_and_pinned_checksums():
-    assert MIRRORS["mnist"] == ("https://ossci-datasets.s3.amazonaws.com/mnist/",
-                                "https://storage.googleapis.com/cvdf-datasets/mnist/")
-    assert MIRRORS["fashion-mnist"] == (
-        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",)
+    assert MIRRORS["mnist"] == (
+        "https://ossci-datasets.s3.amazonaws.com/mnist/",
+        "https://storage.googleapis.com/cvdf-datasets/mnist/",
+    )
+    assert MIRRORS["fashion-mnist"] == ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",)
     assert set(MIRRORS) == set(data.IDX_SHA256)
 
 
@@ -208,14 +211,17 @@ def test_corrupt_file_is_kept_when_no_mirror_works(dead_url, tmp_path):
     assert corrupt.read_bytes() == b"someone's file"
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"dataset": "cifar"}, "unknown dataset 'cifar'"),
-    ({"mirrors": ["file:///etc/"]}, "not an http:// or https:// URL"),
-    ({"mirrors": []}, "at least one base URL"),
-    ({"timeout": 0}, "positive number of seconds"),
-    ({"timeout": float("inf")}, "must be finite"),
-    ({"timeout": True}, "positive number of seconds"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"dataset": "cifar"}, "unknown dataset 'cifar'"),
+        ({"mirrors": ["file:///etc/"]}, "not an http:// or https:// URL"),
+        ({"mirrors": []}, "at least one base URL"),
+        ({"timeout": 0}, "positive number of seconds"),
+        ({"timeout": float("inf")}, "must be finite"),
+        ({"timeout": True}, "positive number of seconds"),
+    ],
+)
 def test_bad_arguments(tmp_path, kwargs, message):
     args = dict(dataset="mnist", to=tmp_path, mirrors=["http://127.0.0.1:9/"], timeout=1.0)
     args.update(kwargs)
@@ -226,10 +232,12 @@ def test_bad_arguments(tmp_path, kwargs, message):
 
 # ---- the command line ----------------------------------------------------------------------------
 
+
 def test_cli_success_prints_one_line_per_file_and_the_hint(server, tmp_path, capsys):
     fetch = functools.partial(fetch_idx, checksums=SUMS)
-    status = data.main(fetch, ["fetch", "mnist", "--to", str(tmp_path), "--mirror", server.url,
-                               "--timeout", "5"])
+    status = data.main(
+        fetch, ["fetch", "mnist", "--to", str(tmp_path), "--mirror", server.url, "--timeout", "5"]
+    )
     out = capsys.readouterr().out.splitlines()
     assert status == 0 and len(out) == 5
     assert all(line.startswith(name) for line, name in zip(out, data.IDX_FILES))
@@ -243,16 +251,30 @@ def test_cli_refuses_unknown_datasets_and_has_no_checksum_override(capsys):
     assert err.value.code == 2
     with pytest.raises(SystemExit):
         data.main(fetch_idx, ["fetch", "--help"])
-    options = {line.split()[0].strip(",") for line in capsys.readouterr().out.splitlines()
-               if line.startswith("  -")}
+    options = {
+        line.split()[0].strip(",") for line in capsys.readouterr().out.splitlines() if line.startswith("  -")
+    }
     assert options == {"-h", "--to", "--mirror", "--timeout"}
 
 
 def test_python_m_lib_data_fetch_fails_clearly(dead_url, server, tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in PROXY_VARS}
     env["no_proxy"] = "*"
-    command = [sys.executable, "-m", "lib.data", "fetch", "fashion-mnist", "--to", str(tmp_path),
-               "--mirror", dead_url, "--mirror", server.url, "--timeout", "5"]
+    command = [
+        sys.executable,
+        "-m",
+        "lib.data",
+        "fetch",
+        "fashion-mnist",
+        "--to",
+        str(tmp_path),
+        "--mirror",
+        dead_url,
+        "--mirror",
+        server.url,
+        "--timeout",
+        "5",
+    ]
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1, done.stderr
     assert "error: fetch fashion-mnist failed" in done.stderr

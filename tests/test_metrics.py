@@ -1,4 +1,5 @@
 """The ground-truth disentangling scores of lib.metrics."""
+
 import numpy as np
 import pytest
 
@@ -71,8 +72,9 @@ def embed(label, d=4, noise=0.3, seed=1):
 def ring(label, noise=0.1):
     """A 2-d code writing ``label`` as the radius of a ring, at a random angle (not linear)."""
     theta = rng.uniform(0, 2 * np.pi, len(label))
-    return (1 + label)[:, None] * np.c_[np.cos(theta), np.sin(theta)] + \
-        noise * rng.standard_normal((len(label), 2))
+    return (1 + label)[:, None] * np.c_[np.cos(theta), np.sin(theta)] + noise * rng.standard_normal(
+        (len(label), 2)
+    )
 
 
 def score(code_a, code_b, label_a=LA10, label_b=LB10, **kw):
@@ -114,7 +116,7 @@ def test_a_collapsed_code_scores_zero(collapsed):
 
 def test_shared_codes_are_not_disentangled():
     both = np.hstack([embed(LA10), embed(LB10, seed=2)])
-    one_both = score(both, embed(LB10, seed=3))      # a carries both parts, b carries one
+    one_both = score(both, embed(LB10, seed=3))  # a carries both parts, b carries one
     assert one_both["score"] < 0.1 and not one_both["disentangled"]
     assert one_both["leakage"][0] > 0.9
     both_both = score(both, np.hstack([embed(LA10, seed=4), embed(LB10, seed=3)]))
@@ -124,7 +126,7 @@ def test_shared_codes_are_not_disentangled():
 def test_noise_codes_score_zero_without_upward_bias():
     out = score(rng.standard_normal((N2, 4)), rng.standard_normal((N2, 6)))
     assert out["score"] < 0.05 and not out["disentangled"]
-    assert abs(out["score_unclipped"]) < 0.04                  # fold values are not clipped
+    assert abs(out["score_unclipped"]) < 0.04  # fold values are not clipped
     assert abs(out["null"]["mean"]) < 0.02 and out["null"]["value"] < 0.05
 
 
@@ -142,15 +144,17 @@ def test_plain_mnist_scores_only_the_digit():
 
 def test_disentanglement_rejects_bad_input():
     a, b = embed(LA10), embed(LB10)
-    cases = [((a[:-1], b, LA10, LB10), "different numbers of rows"),
-             ((a, b, LA10[:-1], LB10), "different numbers of rows"),
-             ((np.where(a > 2, np.nan, a), b, LA10, LB10), "NaN"),
-             ((a, np.where(b > 2, np.inf, b), LA10, LB10), "inf"),
-             ((a, b, np.zeros(N2, int), LB10), "one class"),
-             ((a, b, LA10, np.full(N2, 3)), "one class"),
-             ((a, b, LA10, np.where(LB10 > 5, -1, LB10)), "-1"),
-             ((a, b, NO_LABEL, None), "both labels are missing"),
-             ((a[:30], b[:30], LA10[:30], LB10[:30]), "too few rows")]
+    cases = [
+        ((a[:-1], b, LA10, LB10), "different numbers of rows"),
+        ((a, b, LA10[:-1], LB10), "different numbers of rows"),
+        ((np.where(a > 2, np.nan, a), b, LA10, LB10), "NaN"),
+        ((a, np.where(b > 2, np.inf, b), LA10, LB10), "inf"),
+        ((a, b, np.zeros(N2, int), LB10), "one class"),
+        ((a, b, LA10, np.full(N2, 3)), "one class"),
+        ((a, b, LA10, np.where(LB10 > 5, -1, LB10)), "-1"),
+        ((a, b, NO_LABEL, None), "both labels are missing"),
+        ((a[:30], b[:30], LA10[:30], LB10[:30]), "too few rows"),
+    ]
     for args, message in cases:
         with pytest.raises(ValueError, match=message):
             disentanglement(*args, with_dci=False, n_permutations=0)
@@ -161,7 +165,7 @@ def test_disentanglement_rejects_bad_input():
 def test_dci_prefers_clean_codes():
     clean = dci(embed(LA10), embed(LB10, seed=2), LA10, LB10)
     mix = np.linalg.qr(np.random.default_rng(3).standard_normal((8, 8)))[0]
-    both = np.hstack([embed(LA10), embed(LB10, seed=2)]) @ mix      # every dimension mixes both
+    both = np.hstack([embed(LA10), embed(LB10, seed=2)]) @ mix  # every dimension mixes both
     entangled = dci(both[:, :4], both[:, 4:], LA10, LB10)
     assert clean["dci_disentanglement"] > entangled["dci_disentanglement"] + 0.3
     assert clean["dci_code_disentanglement"] > entangled["dci_code_disentanglement"] + 0.5
@@ -192,11 +196,11 @@ def test_reconstruction_separation_against_the_mean_image():
     out = reconstruction_separation(mean_a, mean_b, pa, pb)
     assert out["score"] == pytest.approx(0.0, abs=1e-9)
     assert reconstruction_score(mean_a, mean_b, pa, pb)["score"] > 0.5
-    half = reconstruction_separation(pa, mean_b, pa, pb)   # only one network tracks its part
+    half = reconstruction_separation(pa, mean_b, pa, pb)  # only one network tracks its part
     assert half["score"] == pytest.approx(0.0, abs=1e-9) and half["matched_skill"][0] == 1.0
     x = pa + pb
     assert reconstruction_separation(x, x, pa, pb)["score"] == 0.0
-    plain = reconstruction_separation(np.zeros_like(x), x, x, np.zeros_like(x))   # plain MNIST
+    plain = reconstruction_separation(np.zeros_like(x), x, x, np.zeros_like(x))  # plain MNIST
     assert plain["mode"] == "one_part" and plain["assignment"] == "b->a"
     assert plain["score"] == pytest.approx(1.0)
     with pytest.raises(ValueError, match="shapes differ"):

@@ -2,14 +2,22 @@
 
 Ground truth: d independent pairs (x_i, y_i) with correlation rho have I = -d/2 log(1 - rho^2).
 """
-import numpy as np
+
 import npeet_plus.estimators as npeet
+import numpy as np
 import pytest
 import torch
 
-from lib.mi import (binned_mi, count_strictly_within, ksg_from_radii, ksg_joint_radii, ksg_mi,
-                    meannn_mi, standardize)
 from lib import mi as mi_module
+from lib.mi import (
+    binned_mi,
+    count_strictly_within,
+    ksg_from_radii,
+    ksg_joint_radii,
+    ksg_mi,
+    meannn_mi,
+    standardize,
+)
 
 
 def gaussian_pairs(n, d, rho, seed=0):
@@ -85,6 +93,7 @@ def test_ksg_matches_npeet_without_noise(monkeypatch, d):
 def brute_force(x, y, k):
     """Reference KSG algorithm 1 from full distance matrices (Kraskov et al. eq. 8)."""
     from scipy.special import digamma
+
     dx = np.abs(x[:, None] - x[None]).max(-1)
     dy = np.abs(y[:, None] - y[None]).max(-1)
     eps = np.sort(np.maximum(dx, dy), axis=1)[:, k]  # column 0 is the point itself
@@ -117,15 +126,18 @@ def test_joint_radii_reused_for_any_grouping():
         assert ksg_from_radii(z[:, m], z[:, ~m], eps, k=3) == pytest.approx(direct, abs=1e-9)
 
 
-@pytest.mark.parametrize("x, y, k, message", [
-    (np.array([[0.0], [np.nan], [1.0], [2.0], [3.0]]), np.arange(5.0), 2, "x contains NaN"),
-    (np.arange(5.0), np.array([0, 1, np.inf, 3, 4.0]), 2, "y contains NaN or inf"),
-    (np.arange(5.0), np.arange(6.0), 2, "same number of samples"),
-    (np.arange(5.0), np.arange(5.0) ** 2, 5, "1 <= k < n"),
-    (np.arange(5.0), np.arange(5.0) ** 2, 0, "1 <= k < n"),
-    (np.zeros((5, 2, 2)), np.arange(5.0), 2, "1-D or 2-D"),
-    (np.c_[np.arange(5.0), np.ones(5)], np.arange(5.0), 2, "x column 1 is constant"),
-])
+@pytest.mark.parametrize(
+    "x, y, k, message",
+    [
+        (np.array([[0.0], [np.nan], [1.0], [2.0], [3.0]]), np.arange(5.0), 2, "x contains NaN"),
+        (np.arange(5.0), np.array([0, 1, np.inf, 3, 4.0]), 2, "y contains NaN or inf"),
+        (np.arange(5.0), np.arange(6.0), 2, "same number of samples"),
+        (np.arange(5.0), np.arange(5.0) ** 2, 5, "1 <= k < n"),
+        (np.arange(5.0), np.arange(5.0) ** 2, 0, "1 <= k < n"),
+        (np.zeros((5, 2, 2)), np.arange(5.0), 2, "1-D or 2-D"),
+        (np.c_[np.arange(5.0), np.ones(5)], np.arange(5.0), 2, "x column 1 is constant"),
+    ],
+)
 def test_ksg_clear_errors(x, y, k, message):
     with pytest.raises(ValueError, match=message):
         ksg_mi(x, y, k=k)
@@ -172,16 +184,26 @@ Z = standardize(np.hstack(XY), noise=False)
 EPS = ksg_joint_radii(Z, k=3, device="cpu")
 
 
-@pytest.mark.parametrize("k, message", [(True, "got k = True of type bool"),
-                                        (np.bool_(True), "type bool"),
-                                        (3.0, "got k = 3.0 of type float"),
-                                        ("3", "type str"), (None, "type NoneType"),
-                                        (0, "1 <= k < n"), (-2, "1 <= k < n"),
-                                        (50, "1 <= k < n")])
+@pytest.mark.parametrize(
+    "k, message",
+    [
+        (True, "got k = True of type bool"),
+        (np.bool_(True), "type bool"),
+        (3.0, "got k = 3.0 of type float"),
+        ("3", "type str"),
+        (None, "type NoneType"),
+        (0, "1 <= k < n"),
+        (-2, "1 <= k < n"),
+        (50, "1 <= k < n"),
+    ],
+)
 def test_bad_k_is_named_by_every_ksg_function(k, message):
     x, y = XY
-    for call in (lambda: ksg_mi(x, y, k=k), lambda: ksg_joint_radii(Z, k=k, device="cpu"),
-                 lambda: ksg_from_radii(Z[:, :2], Z[:, 2:], EPS, k=k, device="cpu")):
+    for call in (
+        lambda: ksg_mi(x, y, k=k),
+        lambda: ksg_joint_radii(Z, k=k, device="cpu"),
+        lambda: ksg_from_radii(Z[:, :2], Z[:, 2:], EPS, k=k, device="cpu"),
+    ):
         with pytest.raises(ValueError, match=message):
             call()
 
@@ -201,8 +223,9 @@ def test_one_bin_gives_zero_and_numpy_bins_work():
     assert binned_mi(*XY, bins=np.int32(4)) == binned_mi(*XY, bins=4)
 
 
-@pytest.mark.parametrize("bad, message", [(np.nan, "NaN or inf"), (np.inf, "NaN or inf"),
-                                          (-0.5, "negative radius")])
+@pytest.mark.parametrize(
+    "bad, message", [(np.nan, "NaN or inf"), (np.inf, "NaN or inf"), (-0.5, "negative radius")]
+)
 def test_bad_radii_are_named(bad, message):
     eps = EPS.copy()
     eps[7] = bad
@@ -238,8 +261,7 @@ def test_any_finite_scale_gives_the_unscaled_estimate(scale):
 
 def test_power_of_two_scale_is_exact():
     x, y = gaussian_pairs(300, 1, 0.5, seed=3)
-    np.testing.assert_array_equal(standardize(x * 2.0**900, noise=False),
-                                  standardize(x, noise=False))
+    np.testing.assert_array_equal(standardize(x * 2.0**900, noise=False), standardize(x, noise=False))
     assert ksg_mi(x * 2.0**-900, y) == ksg_mi(x, y)
 
 
@@ -267,22 +289,26 @@ def test_nan_and_inf_are_named_by_every_function(bad):
     x[3, 1] = bad
     z = Z.copy()
     z[5, 0] = bad
-    for call, name in [(lambda: ksg_mi(x, y), "x"), (lambda: ksg_mi(y, x), "y"),
-                       (lambda: standardize(x), "x"), (lambda: standardize(x, name="src"), "src"),
-                       (lambda: ksg_joint_radii(z), "z"),
-                       (lambda: ksg_from_radii(z[:, :2], Z[:, 2:], EPS), "x"),
-                       (lambda: count_strictly_within(z[:, :2], EPS, device="cpu"), "x"),
-                       (lambda: meannn_mi(x, y), "x"),
-                       (lambda: meannn_mi(torch.tensor(y), x), "y"),
-                       (lambda: binned_mi(x, y), "x"), (lambda: binned_mi(y, x), "y")]:
+    for call, name in [
+        (lambda: ksg_mi(x, y), "x"),
+        (lambda: ksg_mi(y, x), "y"),
+        (lambda: standardize(x), "x"),
+        (lambda: standardize(x, name="src"), "src"),
+        (lambda: ksg_joint_radii(z), "z"),
+        (lambda: ksg_from_radii(z[:, :2], Z[:, 2:], EPS), "x"),
+        (lambda: count_strictly_within(z[:, :2], EPS, device="cpu"), "x"),
+        (lambda: meannn_mi(x, y), "x"),
+        (lambda: meannn_mi(torch.tensor(y), x), "y"),
+        (lambda: binned_mi(x, y), "x"),
+        (lambda: binned_mi(y, x), "y"),
+    ]:
         with pytest.raises(ValueError, match=f"^{name} contains NaN or inf"):
             call()
 
 
 def test_too_few_samples_and_length_mismatch():
     one = np.array([[1.0]])
-    for call in (lambda: meannn_mi(one, one), lambda: binned_mi(one, one),
-                 lambda: ksg_mi(one, one, k=1)):
+    for call in (lambda: meannn_mi(one, one), lambda: binned_mi(one, one), lambda: ksg_mi(one, one, k=1)):
         with pytest.raises(ValueError, match="at least 2 samples"):
             call()
     for rows in (np.empty((0, 2)), np.ones((1, 2))):
@@ -308,8 +334,7 @@ def test_meannn_distance_overflow_is_an_error():
 def test_meannn_float32_overflow_and_duplicates():
     x, y = gaussian_pairs(100, 1, 0.5)
     with pytest.raises(ValueError, match="overflow"):
-        meannn_mi(torch.tensor(x * 1e37, dtype=torch.float32),
-                  torch.tensor(y, dtype=torch.float32))
+        meannn_mi(torch.tensor(x * 1e37, dtype=torch.float32), torch.tensor(y, dtype=torch.float32))
     x[1] = x[0]  # an exact duplicate row is the documented clamp case, not an error
     assert np.isfinite(meannn_mi(x, y))
 

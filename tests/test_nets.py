@@ -1,4 +1,5 @@
 """Tests of lib.nets: eq. 7.4's RMSprop, the one optimiser factory, the Glorot MLP, the device choice."""
+
 import io
 import math
 
@@ -31,10 +32,18 @@ from lib.nets import RMSprop, device, glorot_, make_optimiser, mlp
 #   W2 = W1 - b2 = [0.9522035966200243, -1.9700963553706643]
 W0, G1, G2 = [1.0, -2.0], [0.5, -0.1], [-0.2, 0.3]
 EXPECTED = {
-    "lasagne": {"v1": [0.025, 0.001], "w1": [0.9683778558348752, -1.9683930229379494],
-                "v2": [0.0265, 0.0099], "w2": [0.9806635263686366, -1.9985426347265098]},
-    "printed": {"v1": [0.25, 0.01], "w1": [0.99000001999994, -1.9900004999625032],
-                "v2": [0.265, 0.099], "w2": [0.9938851561189305, -1.9995350777006478]},
+    "lasagne": {
+        "v1": [0.025, 0.001],
+        "w1": [0.9683778558348752, -1.9683930229379494],
+        "v2": [0.0265, 0.0099],
+        "w2": [0.9806635263686366, -1.9985426347265098],
+    },
+    "printed": {
+        "v1": [0.25, 0.01],
+        "w1": [0.99000001999994, -1.9900004999625032],
+        "v2": [0.265, 0.099],
+        "w2": [0.9938851561189305, -1.9995350777006478],
+    },
 }
 
 
@@ -70,8 +79,9 @@ def test_heavy_ball_momentum_on_top_of_eq_7_4():
     w, opt, (w1, w2) = two_steps(lambda p: RMSprop(p, lr=0.01, momentum=0.9))
     np.testing.assert_allclose(w1.numpy(), EXPECTED["lasagne"]["w1"], rtol=0, atol=1e-12)
     np.testing.assert_allclose(w2.numpy(), [0.9522035966200243, -1.9700963553706643], rtol=0, atol=1e-12)
-    np.testing.assert_allclose(opt.state[w]["momentum_buffer"].numpy(),
-                               [0.016174259214850904, 0.0017033324327149213], rtol=1e-12)
+    np.testing.assert_allclose(
+        opt.state[w]["momentum_buffer"].numpy(), [0.016174259214850904, 0.0017033324327149213], rtol=1e-12
+    )
 
 
 def test_lasagne_form_equals_torch_rmsprop_when_eps_is_negligible():
@@ -96,7 +106,7 @@ def test_eps_inside_the_root_damps_tiny_gradients():
     expected_out = lr * 1e-5 / (math.sqrt(0.1 * 1e-10) + 1e-6)
     np.testing.assert_allclose(step_in.numpy(), expected_in, rtol=1e-9)
     np.testing.assert_allclose(step_out.numpy(), expected_out, rtol=1e-6)
-    assert (step_in * 100 < step_out).all()          # inside damps by more than 100 x
+    assert (step_in * 100 < step_out).all()  # inside damps by more than 100 x
     # a large gradient takes (nearly) the same step either way
     _, _, (a,) = two_steps(lambda p: make_optimiser(p, "rmsprop", lr), ([1.0, -1.0],))
     _, _, (b,) = two_steps(lambda p: make_optimiser(p, "torch-rmsprop", lr), ([1.0, -1.0],))
@@ -105,8 +115,8 @@ def test_eps_inside_the_root_damps_tiny_gradients():
 
 def test_params_without_or_with_zero_gradient_are_untouched():
     used = nn.Parameter(torch.tensor([1.0, 2.0]))
-    unused = nn.Parameter(torch.tensor([3.0, 4.0]))     # grad None
-    zero = nn.Parameter(torch.tensor([5.0, 6.0]))       # grad exactly zero
+    unused = nn.Parameter(torch.tensor([3.0, 4.0]))  # grad None
+    zero = nn.Parameter(torch.tensor([5.0, 6.0]))  # grad exactly zero
     opt = RMSprop([used, unused, zero], lr=0.1, momentum=0.9)
     for _ in range(3):
         used.grad = torch.tensor([0.3, -0.3])
@@ -140,7 +150,7 @@ def test_state_dict_round_trip_resumes_identically(kw):
     torch.save({"net": net.state_dict(), "opt": opt.state_dict()}, buf)
     buf.seek(0)
     saved = torch.load(buf, weights_only=True)
-    net2, opt2, _ = _trained(kw, 0, seed=5)              # different weights before loading
+    net2, opt2, _ = _trained(kw, 0, seed=5)  # different weights before loading
     net2.load_state_dict(saved["net"])
     opt2.load_state_dict(saved["opt"])
     assert opt2.param_groups[0]["form"] == kw.get("form", "lasagne")
@@ -150,9 +160,18 @@ def test_state_dict_round_trip_resumes_identically(kw):
         assert torch.equal(a, b)
 
 
-@pytest.mark.parametrize("kw, name", [(dict(lr=-1e-3), "lr"), (dict(eps=-1e-6), "eps"), (dict(eps=0.0), "eps"),
-                                      (dict(gamma=1.0), "gamma"), (dict(gamma=-0.1), "gamma"),
-                                      (dict(momentum=1.0), "momentum"), (dict(form="keras"), "form")])
+@pytest.mark.parametrize(
+    "kw, name",
+    [
+        (dict(lr=-1e-3), "lr"),
+        (dict(eps=-1e-6), "eps"),
+        (dict(eps=0.0), "eps"),
+        (dict(gamma=1.0), "gamma"),
+        (dict(gamma=-0.1), "gamma"),
+        (dict(momentum=1.0), "momentum"),
+        (dict(form="keras"), "form"),
+    ],
+)
 def test_bad_arguments_name_the_argument(kw, name):
     with pytest.raises(ValueError, match=name):
         RMSprop([nn.Parameter(torch.zeros(2))], **kw)
@@ -219,7 +238,7 @@ def test_mlp_layout_and_glorot_initialisation():
     with pytest.raises(ValueError, match="positive"):
         mlp(0, 6, 1, 2)
     raw = mlp(4, 6, 1, 2, init=False)
-    assert torch.count_nonzero(raw[0].bias) > 0       # torch's default init left in place
+    assert torch.count_nonzero(raw[0].bias) > 0  # torch's default init left in place
     glorot_(raw)
     assert torch.count_nonzero(raw[0].bias) == 0
 

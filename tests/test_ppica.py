@@ -1,11 +1,20 @@
 """Post-processed ICA (lib.ppica): incremental KSG cost, annealer, truth scoring."""
+
 import numba
 import numpy as np
 import pytest
 
 from lib.mi import ksg_from_radii, ksg_joint_radii, ksg_mi, standardize
-from lib.ppica import (IncrementalKSG, PostprocessedICA, anneal, assigned_share, chance_share,
-                       share_trace, temperature, upright_share)
+from lib.ppica import (
+    IncrementalKSG,
+    PostprocessedICA,
+    anneal,
+    assigned_share,
+    chance_share,
+    share_trace,
+    temperature,
+    upright_share,
+)
 
 numba.set_num_threads(1)  # tiny problems: threads cost more than they save on a shared machine
 
@@ -47,8 +56,10 @@ def test_incremental_mi_matches_ksg_mi_with_the_same_noise():
 
 def test_annealer_recovers_two_independent_groups():
     S, truth = two_groups()
-    recovered = [assigned_share(PostprocessedICA(8, n_sweeps=20, random_state=s)
-                                .fit_sources(S).membership_, truth) for s in range(4)]
+    recovered = [
+        assigned_share(PostprocessedICA(8, n_sweeps=20, random_state=s).fit_sources(S).membership_, truth)
+        for s in range(4)
+    ]
     assert sum(r == 1.0 for r in recovered) >= 3, recovered
 
 
@@ -72,8 +83,9 @@ def test_all_in_one_cause_is_never_returned_or_visited():
     # Two sources: every accepted flip from a 1/1 split would empty a cause, so none is accepted.
     S, _ = two_groups(n=200, per=1)
     z = standardize(S, True, 0)
-    in_a, trace, moved, _ = anneal(z, ksg_joint_radii(z, 3), np.array([True, False]),
-                                   n_iter=60, t0=1e6, rng=0)
+    in_a, trace, moved, _ = anneal(
+        z, ksg_joint_radii(z, 3), np.array([True, False]), n_iter=60, t0=1e6, rng=0
+    )
     assert list(in_a) == [True, False] and np.all(moved == -1)
     S, _ = two_groups(n=200, per=2)
     for seed in range(5):

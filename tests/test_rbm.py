@@ -1,4 +1,5 @@
 """Tests of lib.rbm: energies vs conditionals, learning, inference, anti-Hebbian initialisation."""
+
 import numpy as np
 import pytest
 import torch
@@ -34,8 +35,9 @@ def test_grbm_conditionals_agree_with_energy():
         torch.testing.assert_close(p, probs[:, j])
     # v | h is Gaussian with mean visible_mean(h) and variance sigma^2 (eq. 2.18)
     mean = g.visible_mean(h)
-    torch.testing.assert_close(g.energy(v, h) - g.energy(mean, h),
-                               ((v - mean) ** 2).sum(-1) / (2 * g.sigma ** 2))
+    torch.testing.assert_close(
+        g.energy(v, h) - g.energy(mean, h), ((v - mean) ** 2).sum(-1) / (2 * g.sigma**2)
+    )
     # the free energy is -log sum_h exp(-E(v, h)), by enumerating all 2^5 hidden states
     states = torch.tensor(np.indices((2,) * 5).reshape(5, -1).T, dtype=torch.float64)
     energies = torch.stack([g.energy(v, s.expand(11, 5)) for s in states], 1)
@@ -60,8 +62,9 @@ def test_broadnet_conditionals_agree_with_joint_energy():
         torch.testing.assert_close(p, sampler_b[:, j])
     # x | h_a, h_b is Gaussian around r_a + r_b (eq. 3.3)
     mean = a.visible_mean(h_a) + b.visible_mean(h_b)
-    torch.testing.assert_close(net.energy(x, h_a, h_b) - net.energy(mean, h_a, h_b),
-                               ((x - mean) ** 2).sum(-1) / (2 * net.sigma ** 2))
+    torch.testing.assert_close(
+        net.energy(x, h_a, h_b) - net.energy(mean, h_a, h_b), ((x - mean) ** 2).sum(-1) / (2 * net.sigma**2)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +76,7 @@ def parts():
 
 def _grbm_on(data, seed=0, persistent=False):
     g = GRBM(784, 30, sigma=0.5, random_state=seed, device="cpu")
-    hist = g.fit(data[:300], epochs=8, lr=0.01, batch_size=20, k=1, persistent=persistent,
-                 momentum=0.5)
+    hist = g.fit(data[:300], epochs=8, lr=0.01, batch_size=20, k=1, persistent=persistent, momentum=0.5)
     return g, hist
 
 
@@ -130,7 +132,7 @@ def _planted_broadnet(seed):
         g.W.zero_()
         g.b.fill_(-4.0)
         for j in range(4):
-            g.W[offset + 2 * j: offset + 2 * j + 2, j] = 2.0
+            g.W[offset + 2 * j : offset + 2 * j + 2, j] = 2.0
     return net
 
 

@@ -1,21 +1,33 @@
 """Tests of the exact Broadnet computations (lib.rbm_exact, thesis sections 4.1, 4.4, 4.5)."""
+
 import math
 
 import pytest
 import torch
 from scipy.integrate import quad
 
-from lib.rbm_exact import (BroadnetParams, binary_states, configure, fit_exact, gradient,
-                           interpolate_units, log_likelihood, log_partition, model_difference,
-                           net_from_params, params_from_net, posterior, posterior_means,
-                           unit_configurations)
+from lib.rbm_exact import (
+    BroadnetParams,
+    binary_states,
+    configure,
+    fit_exact,
+    gradient,
+    interpolate_units,
+    log_likelihood,
+    log_partition,
+    model_difference,
+    net_from_params,
+    params_from_net,
+    posterior,
+    posterior_means,
+    unit_configurations,
+)
 
 
 def random_params(D=6, n_a=2, n_b=3, sigma=0.8, seed=0):
     g = torch.Generator().manual_seed(seed)
     r = lambda *s: torch.randn(*s, generator=g, dtype=torch.float64)
-    return BroadnetParams.create(0.5 * r(D, n_a), 0.5 * r(D, n_b), r(n_a) - 0.5, r(n_b) - 0.5,
-                                 sigma=sigma)
+    return BroadnetParams.create(0.5 * r(D, n_a), 0.5 * r(D, n_b), r(n_a) - 0.5, r(n_b) - 0.5, sigma=sigma)
 
 
 def test_log_partition_and_density_match_numerical_integration():
@@ -26,8 +38,9 @@ def test_log_partition_and_density_match_numerical_integration():
     for ha in Hs:
         for hb in Hs:
             net = net_from_params(p, dtype=torch.float64)
-            e = lambda x: math.exp(-float(net.energy(torch.tensor([[x]], dtype=torch.float64),
-                                                      ha[None], hb[None])))
+            e = lambda x, net=net, ha=ha, hb=hb: math.exp(
+                -float(net.energy(torch.tensor([[x]], dtype=torch.float64), ha[None], hb[None]))
+            )
             z += quad(e, -30, 30, points=[0.0])[0]
     assert log_partition(p) == pytest.approx(math.log(z), rel=1e-9)
     density = lambda x: math.exp(float(log_likelihood(p, torch.tensor([[x]]))))
@@ -54,8 +67,13 @@ def test_log_joint_agrees_with_lib_rbm_energy():
     net = net_from_params(p, dtype=torch.float64)
     x = torch.rand(3, 5, dtype=torch.float64)
     Ha, Hb = binary_states(2), binary_states(2)
-    energy = torch.stack([torch.stack([net.energy(x, Ha[i].expand(3, 2), Hb[j].expand(3, 2))
-                                       for j in range(4)], 1) for i in range(4)], 1)
+    energy = torch.stack(
+        [
+            torch.stack([net.energy(x, Ha[i].expand(3, 2), Hb[j].expand(3, 2)) for j in range(4)], 1)
+            for i in range(4)
+        ],
+        1,
+    )
     expected = torch.softmax(-energy.flatten(1), 1).reshape(3, 4, 4)
     torch.testing.assert_close(posterior(p, x), expected)
     back = params_from_net(net)
@@ -70,8 +88,9 @@ def test_exact_posterior_matches_long_run_gibbs_frequencies():
     net = net_from_params(p, random_state=5, dtype=torch.float64)
     n = 40000
     h_a, h_b = net.infer(x.expand(n, 8), n_steps=15, mean_field=False)
-    index = (h_a @ torch.tensor([1.0, 2.0], dtype=torch.float64)).long() * 4 + \
-        (h_b @ torch.tensor([1.0, 2.0], dtype=torch.float64)).long()
+    index = (h_a @ torch.tensor([1.0, 2.0], dtype=torch.float64)).long() * 4 + (
+        h_b @ torch.tensor([1.0, 2.0], dtype=torch.float64)
+    ).long()
     freq = torch.bincount(index, minlength=16).double() / n
     assert float((freq - exact).abs().sum() / 2) < 0.02  # total variation distance
     assert exact.max() > 0.1 and (exact > 0.01).sum() >= 4  # a posterior worth testing
@@ -124,7 +143,8 @@ def test_fit_exact_increases_log_likelihood():
     g = torch.Generator().manual_seed(0)
     protos = torch.rand(2, 12, generator=g, dtype=torch.float64)
     X = protos[torch.randint(0, 2, (60,), generator=g)] + 0.1 * torch.randn(
-        60, 12, generator=g, dtype=torch.float64)
+        60, 12, generator=g, dtype=torch.float64
+    )
     p = BroadnetParams.random(12, 2, 2, random_state=1)
     trained, history = fit_exact(p, X, epochs=10, lr=0.05, batch_size=16)
     assert history.shape == (11,)

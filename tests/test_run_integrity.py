@@ -3,6 +3,7 @@
 Every test makes its own data (IDX files written here) and its own code (module files written
 here); nothing reaches the network.
 """
+
 import importlib.util
 import json
 import os
@@ -50,9 +51,11 @@ def no_data(marker_dir, tag=0):
 
 
 def _module_with_body(path, constant):
-    path.write_text(f"import time\n\ndef body(marker_dir):\n"
-                    f"    open(f'{{marker_dir}}/{{time.time_ns()}}', 'w').close()\n"
-                    f"    return {{'value': {constant}}}\n")
+    path.write_text(
+        f"import time\n\ndef body(marker_dir):\n"
+        f"    open(f'{{marker_dir}}/{{time.time_ns()}}', 'w').close()\n"
+        f"    return {{'value': {constant}}}\n"
+    )
     spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -64,8 +67,9 @@ def test_an_edited_run_function_recomputes_and_nothing_else_does(results_tmp):
     markers = results_tmp / "markers"
     markers.mkdir()
     module = _module_with_body(results_tmp / "body_mod.py", 1)
-    go = lambda: sweep(module.body, [{"marker_dir": str(markers)}], name="edit", profile="smoke",
-                       n_jobs=1, progress=False)
+    go = lambda: sweep(
+        module.body, [{"marker_dir": str(markers)}], name="edit", profile="smoke", n_jobs=1, progress=False
+    )
     assert go()[0]["value"] == 1 and _count(markers) == 1
     assert go()[0]["value"] == 1 and _count(markers) == 1, "unchanged code must reuse the run"
     module = _module_with_body(results_tmp / "body_mod.py", 2)
@@ -83,11 +87,27 @@ def test_code_fingerprint_follows_imports_transitively(tmp_path, monkeypatch):
     assert "lib.rbm" not in closure
     before = identity.code_fingerprint(["lib.training"])
     with open(copy / "rbm.py", "a") as f:
-        f.write("\n# an edit outside the closure\n")
+        f.write("\nEDIT_OUTSIDE_THE_CLOSURE = 1\n")
     assert identity.code_fingerprint(["lib.training"]) == before
     with open(copy / "data.py", "a") as f:
-        f.write("\n# an edit two imports down\n")
+        f.write("\nEDIT_TWO_IMPORTS_DOWN = 1\n")
     assert identity.code_fingerprint(["lib.training"]) != before
+
+
+def test_code_fingerprint_ignores_layout_comments_and_docstrings_only():
+    plain = "def f(x):\n    return x + 1\n"
+    same = [
+        'def f( x ):\n    """Add one."""\n    # a comment\n    return (x +\n            1)\n',
+        '"""A module docstring."""\n\n\ndef f(x):\n    return x + 1  # trailing comment\n',
+    ]
+    other = [
+        "def f(x):\n    return x + 2\n",
+        "def f(y):\n    return y + 1\n",
+        'def f(x):\n    "Add one."\n    return x + 1\n    "an expression that is not first"\n',
+    ]
+    ref = identity.normalised_code(plain)
+    assert all(identity.normalised_code(s) == ref for s in same)
+    assert all(identity.normalised_code(s) != ref for s in other)
 
 
 def test_chapter_fingerprint_covers_its_imports():
@@ -114,20 +134,24 @@ def test_another_data_folder_or_an_edited_file_recomputes(results_tmp, monkeypat
     markers.mkdir()
     a = write_idx_folder(results_tmp / "a", *_digits(30, 0))
     b = write_idx_folder(results_tmp / "b", *_digits(30, 1))
-    configs = [{"data_dir": None, "marker_dir": str(markers)},
-               {"data_dir": str(a), "marker_dir": str(markers), "tag": 1}]
+    configs = [
+        {"data_dir": None, "marker_dir": str(markers)},
+        {"data_dir": str(a), "marker_dir": str(markers), "tag": 1},
+    ]
     quiet = [{"marker_dir": str(markers), "tag": 2}]
-    go = lambda: (sweep(mean_pixel, configs, name="data", profile="smoke", n_jobs=1,
-                        progress=False),
-                  sweep(no_data, quiet, name="quiet", profile="smoke", n_jobs=1, progress=False))
+    go = lambda: (
+        sweep(mean_pixel, configs, name="data", profile="smoke", n_jobs=1, progress=False),
+        sweep(no_data, quiet, name="quiet", profile="smoke", n_jobs=1, progress=False),
+    )
     bundled = go()[0][0]["mean"]
     assert _count(markers) == 3
     go()
     assert _count(markers) == 3, "same code and data: every run is reused"
     monkeypatch.setenv("MNIST_DIR", str(b))
     (from_b, _), _ = go()
-    assert from_b["mean"] != bundled and _count(markers) == 4, \
+    assert from_b["mean"] != bundled and _count(markers) == 4, (
         "only the run reading the default source recomputes under another $MNIST_DIR"
+    )
     assert experiments.SWEEP_LOG["data"]["data"] == sorted([str(a), str(b)])
     images, labels = _digits(30, 2)
     write_idx_folder(a, images, labels)  # same folder, new content
@@ -150,8 +174,14 @@ def test_data_identity_names_the_source_and_hashes_each_file(tmp_path):
 def test_a_corrupt_stored_run_is_named_moved_aside_and_recomputed(results_tmp, capsys, damage):
     markers = results_tmp / "markers"
     markers.mkdir()
-    body = lambda: sweep(mean_pixel, [{"data_dir": None, "marker_dir": str(markers)}], name="c",
-                         profile="smoke", n_jobs=1, progress=False)
+    body = lambda: sweep(
+        mean_pixel,
+        [{"data_dir": None, "marker_dir": str(markers)}],
+        name="c",
+        profile="smoke",
+        n_jobs=1,
+        progress=False,
+    )
     first = body()
     (stored,) = (experiments.results_dir("smoke") / "runs" / "c").glob("*.json")
     if damage == "truncated json":
@@ -181,8 +211,7 @@ def test_runner_refuses_what_it_cannot_honour(capsys):
     err = _usage_error(["--profile", "smoke", "ch01_introduction", "-p", "data_dri=/x"], capsys)
     assert "data_dri" in err and "data_dir" in err and "seed" in err
     assert "--profile" in _usage_error(["ch01_introduction", "-p", "profile=book"], capsys)
-    assert "ch99" in _usage_error(["--profile", "smoke", "--no-execute", "ch01_introduction",
-                                   "ch99"], capsys)
+    assert "ch99" in _usage_error(["--profile", "smoke", "--no-execute", "ch01_introduction", "ch99"], capsys)
     assert "empty" in _usage_error(["--profile", "", "ch01_introduction"], capsys)
     assert "valid profiles" in _usage_error(["--profile", "huge"], capsys)
     assert "int" in _usage_error(["ch01_introduction", "-p", "seed=three"], capsys)
@@ -193,8 +222,7 @@ def test_parameters_are_typed_by_the_parameters_cell(tmp_path, monkeypatch):
     got = run.parse_parameters(["seed=3", "data_dir=2024"], ["ch01_introduction", "ch08_split_autoencoders"])
     assert got == {"seed": 3, "data_dir": str(tmp_path / "2024")}
     assert run.parse_parameters(["data_dir=null"], ["ch01_introduction"]) == {"data_dir": None}
-    assert run.chapter_parameters("ch01_introduction") == {"profile": None, "seed": 0,
-                                                           "data_dir": None}
+    assert run.chapter_parameters("ch01_introduction") == {"profile": None, "seed": 0, "data_dir": None}
 
 
 def _descendants_when_loky_runs(process, timeout=120):
@@ -241,8 +269,7 @@ def test_a_smoke_record_on_other_data_fails_check(results_tmp, capsys, monkeypat
     """Chapter 1 on another MNIST (written here) must fail ``--check`` against the reference."""
     monkeypatch.setattr(run, "REFERENCE", ROOT / "results" / "reference")  # measured tolerances
     folder = other_mnist(results_tmp / "other")
-    code = run.main(["--profile", "smoke", "--check", "ch01_introduction", "-p",
-                     f"data_dir={folder}"])
+    code = run.main(["--profile", "smoke", "--check", "ch01_introduction", "-p", f"data_dir={folder}"])
     out = capsys.readouterr().out
     assert code == 1 and "DRIFTED" in out, out
     record = json.loads((results_tmp / "results" / "smoke" / "ch01_introduction.json").read_text())

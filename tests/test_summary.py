@@ -1,4 +1,5 @@
 """The conclusion's tables read the chapter records."""
+
 import pytest
 
 from lib.experiments import Record
@@ -34,10 +35,14 @@ def test_conclusion_is_generated_from_claims():
     from lib.summary import claim_table_rows, verdict_summary_markdown
 
     rec = Record("ch06_ppica", "smoke")
-    rec.claim("6.4-ppica-50", method="PPICA", thesis="consistently separates", ours="at chance",
-              verdict="does not agree")
-    rec.claim("6.5-ppica-200", method="PPICA", thesis="no grouping", ours="no grouping",
-              verdict="agrees")
+    rec.claim(
+        "6.4-ppica-50",
+        method="PPICA",
+        thesis="consistently separates",
+        ours="at chance",
+        verdict="does not agree",
+    )
+    rec.claim("6.5-ppica-200", method="PPICA", thesis="no grouping", ours="no grouping", verdict="agrees")
     rec.save()
     records = collect_records("smoke", ["ch06_ppica"])
     rows = claim_table_rows(records)

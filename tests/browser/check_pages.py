@@ -18,6 +18,7 @@ to `<shots>/<page>.math.png`.
 Failures listed in tests/browser/known_failures.txt (`page | check | reason`) are reported but
 allowed; any other failure makes the exit status 1. Not a pytest test: CI runs it after the build.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,9 +38,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import checks  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-WIDTH, HEIGHT = 1280, 900      # a laptop screen: the book's three columns are all shown
-FULL_PAGE_MAX = 20000          # px: longer pages are cut in the full-page screenshot
-MATHJAX_TIMEOUT = 20           # s
+WIDTH, HEIGHT = 1280, 900  # a laptop screen: the book's three columns are all shown
+FULL_PAGE_MAX = 20000  # px: longer pages are cut in the full-page screenshot
+MATHJAX_TIMEOUT = 20  # s
 
 
 # What the page looks like once MathJax is done; run in the browser, returns plain JSON.
@@ -195,12 +196,22 @@ def start_browser():
     opts = webdriver.ChromeOptions()
     opts.binary_location = find_binary("CHROMIUM", "chromium", "chromium-browser", "google-chrome")
     for arg in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-        f"--window-size={WIDTH},{HEIGHT}", "--hide-scrollbars", "--force-device-scale-factor=1",
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        f"--window-size={WIDTH},{HEIGHT}",
+        "--hide-scrollbars",
+        "--force-device-scale-factor=1",
         # the network is unavailable: only the local server resolves
         "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
-        "--no-proxy-server", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--disable-default-apps", "--no-first-run", "--disable-extensions",
+        "--no-proxy-server",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-default-apps",
+        "--no-first-run",
+        "--disable-extensions",
         "--disable-features=Translate,OptimizationHints,MediaRouter",
     ):
         opts.add_argument(arg)
@@ -210,8 +221,10 @@ def start_browser():
     driver.set_page_load_timeout(60)
     driver.set_script_timeout(MATHJAX_TIMEOUT)
     driver.execute_cdp_cmd("Network.enable", {})
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
-        "width": WIDTH, "height": HEIGHT, "deviceScaleFactor": 1, "mobile": False})
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": WIDTH, "height": HEIGHT, "deviceScaleFactor": 1, "mobile": False},
+    )
     return driver
 
 
@@ -240,29 +253,37 @@ def screenshots(driver, page: str, shots: Path, height: int):
     # The whole page: a viewport as tall as the page (captureBeyondViewport shifts this theme's
     # layout sideways), then back to the normal screen.
     full_h = min(height, FULL_PAGE_MAX)
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
-        "width": WIDTH, "height": full_h, "deviceScaleFactor": 1, "mobile": False})
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": WIDTH, "height": full_h, "deviceScaleFactor": 1, "mobile": False},
+    )
     try:
         driver.execute_script("window.scrollTo(0, 0);")
         shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png"})
         save_png(Path(f"{stem}.full.png"), base64.b64decode(shot["data"]))
     finally:
-        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
-            "width": WIDTH, "height": HEIGHT, "deviceScaleFactor": 1, "mobile": False})
+        driver.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": WIDTH, "height": HEIGHT, "deviceScaleFactor": 1, "mobile": False},
+        )
     from selenium.webdriver.common.by import By
+
     # the first display equation, else the paragraph of the first inline formula
-    eqs = driver.find_elements(By.CSS_SELECTOR, "article mjx-container[display='true']") or \
-        driver.find_elements(By.CSS_SELECTOR, "article mjx-container")
+    eqs = driver.find_elements(
+        By.CSS_SELECTOR, "article mjx-container[display='true']"
+    ) or driver.find_elements(By.CSS_SELECTOR, "article mjx-container")
     if eqs:
         block = driver.execute_script(
             "return arguments[0].closest('div.math, p, li, td, dd, figcaption, .caption') || arguments[0];",
-            eqs[0])
+            eqs[0],
+        )
         driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", block)
         save_png(Path(f"{stem}.math.png"), block.screenshot_as_png)
 
 
-def check_page(driver, origin: str, page: str, build: Path, shots: Path | None,
-               per_check: int = 8) -> list[tuple[str, str]]:
+def check_page(
+    driver, origin: str, page: str, build: Path, shots: Path | None, per_check: int = 8
+) -> list[tuple[str, str]]:
     fails: list[tuple[str, str]] = []
     for bad in checks.offsite_resources((build / page).read_text(errors="replace")):
         fails.append(("offsite-static", bad))
@@ -275,9 +296,13 @@ def check_page(driver, origin: str, page: str, build: Path, shots: Path | None,
     facts = driver.execute_script(PAGE_FACTS_JS)
 
     if facts["mathElements"] and not facts["mjx"]:
-        fails.append(("math-not-typeset",
-                      f"{facts['mathElements']} math elements, no mjx-container "
-                      f"(MathJax {'loaded' if facts['mathjaxLoaded'] else 'not loaded'})"))
+        fails.append(
+            (
+                "math-not-typeset",
+                f"{facts['mathElements']} math elements, no mjx-container "
+                f"(MathJax {'loaded' if facts['mathjaxLoaded'] else 'not loaded'})",
+            )
+        )
     for label in facts["merror"]:
         fails.append(("math-error", label))
     for snippet in checks.find_raw_tex(facts["text"]):
@@ -286,11 +311,20 @@ def check_page(driver, origin: str, page: str, build: Path, shots: Path | None,
         if not im["ok"]:
             fails.append(("image", f"not loaded: {im['src']}"))
     for w in facts["wide"]:
-        fails.append((checks.wide_check_name(w["kind"]),
-                      f"{w['label']}: content {w['scroll']} px in a {w['box']} px box"))
+        fails.append(
+            (
+                checks.wide_check_name(w["kind"]),
+                f"{w['label']}: content {w['scroll']} px in a {w['box']} px box",
+            )
+        )
     for o in facts["overflow"]:
-        fails.append(("overflow", f"{o['label']}: {o['width']} px wide, {o['right']} px past the "
-                                  f"{facts['articleWidth']} px article"))
+        fails.append(
+            (
+                "overflow",
+                f"{o['label']}: {o['width']} px wide, {o['right']} px past the "
+                f"{facts['articleWidth']} px article",
+            )
+        )
     for out in facts["outputs"]:
         reason = checks.stray_output_reason(out["text"])
         if reason:
@@ -316,8 +350,12 @@ def check_page(driver, origin: str, page: str, build: Path, shots: Path | None,
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     ap.add_argument("build", nargs="?", default="_build/html", type=Path)
-    ap.add_argument("--shots", default=None, type=Path,
-                    help="screenshot folder (default: _build/screenshots beside the html folder)")
+    ap.add_argument(
+        "--shots",
+        default=None,
+        type=Path,
+        help="screenshot folder (default: _build/screenshots beside the html folder)",
+    )
     ap.add_argument("--no-shots", action="store_true")
     ap.add_argument("--pages", default="*", help="glob of pages to check, e.g. 'book/ch06*'")
     ap.add_argument("--known", default=HERE / "known_failures.txt", type=Path)
@@ -356,7 +394,7 @@ def main(argv=None) -> int:
         stale = [k for k in stale if fnmatch.fnmatch(k.page, args.pages)]
     reasons = {(k.page, k.check): k.reason for k in known}
     if allowed:
-        print("\nKnown failures (allowed by %s; --verbose lists each):" % args.known.name)
+        print(f"\nKnown failures (allowed by {args.known.name}; --verbose lists each):")
         for page, items in allowed.items():
             by_check: dict[str, list[str]] = {}
             for check, detail in items:
@@ -368,7 +406,7 @@ def main(argv=None) -> int:
                     for detail in details:
                         print(f"      {detail}")
     if stale:
-        print("\nListed as known but no longer failing (remove from %s):" % args.known.name)
+        print(f"\nListed as known but no longer failing (remove from {args.known.name}):")
         for k in stale:
             print(f"  {k.page} | {k.check}")
     if new:
@@ -379,8 +417,10 @@ def main(argv=None) -> int:
                 print(f"    [{check}] {detail}")
     n_new = sum(map(len, new.values()))
     n_known = sum(map(len, allowed.values()))
-    print(f"\ncheck_pages: {len(pages)} pages, {n_new} failure(s), {n_known} known, "
-          f"{time.time() - t0:.0f} s" + (f"; screenshots in {shots}" if shots else ""))
+    print(
+        f"\ncheck_pages: {len(pages)} pages, {n_new} failure(s), {n_known} known, "
+        f"{time.time() - t0:.0f} s" + (f"; screenshots in {shots}" if shots else "")
+    )
     return 1 if new else 0
 
 

@@ -1,5 +1,6 @@
 """Pure-Python rules of the browser check (no browser, no selenium): unit-tested in
 tests/test_browser_checks.py and used by tests/browser/check_pages.py."""
+
 from __future__ import annotations
 
 import ast
@@ -12,20 +13,20 @@ from urllib.parse import urlsplit
 # The checks a page can fail, in report order. Keep in step with check_pages.py and the README of
 # known_failures.txt.
 CHECKS = (
-    "load",          # the page did not load, or the check itself crashed on it
-    "offsite",       # the browser requested a URL outside the local server (CDN, fonts, analytics)
+    "load",  # the page did not load, or the check itself crashed on it
+    "offsite",  # the browser requested a URL outside the local server (CDN, fonts, analytics)
     "offsite-static",  # a script/link/img/iframe/source in the HTML points off-site
-    "console",       # a console error or an uncaught JavaScript exception
+    "console",  # a console error or an uncaught JavaScript exception
     "math-not-typeset",  # the page has math but MathJax produced no mjx-container
-    "math-error",    # MathJax typeset a TeX error (mjx-merror)
-    "raw-tex",       # TeX delimiters left in the visible text (math MathJax never saw)
-    "image",         # an <img> that did not load (naturalWidth 0)
-    "overflow",      # an element inside the article sticks out past the article's right edge
-    "wide-output",   # a cell output wider than its box: clipped, the reader must scroll sideways
-    "wide-code",     # a code cell (input) wider than its box
-    "wide-table",    # a table wider than its box
-    "wide-math",     # a display equation wider than its box
-    "wide-other",    # any other horizontally scrolling box inside the article
+    "math-error",  # MathJax typeset a TeX error (mjx-merror)
+    "raw-tex",  # TeX delimiters left in the visible text (math MathJax never saw)
+    "image",  # an <img> that did not load (naturalWidth 0)
+    "overflow",  # an element inside the article sticks out past the article's right edge
+    "wide-output",  # a cell output wider than its box: clipped, the reader must scroll sideways
+    "wide-code",  # a code cell (input) wider than its box
+    "wide-table",  # a table wider than its box
+    "wide-math",  # a display equation wider than its box
+    "wide-other",  # any other horizontally scrolling box inside the article
     "stray-output",  # a cell output that is only a bare number or an object's repr
     "missing-figure",  # a cell that shows a figure (plt.show(), display(fig)) has no image output
 )
@@ -39,10 +40,10 @@ _BARE_NUMBER = re.compile(
 )
 # Object reprs that a forgotten `;` leaves under a cell.
 _STRAY_REPR = re.compile(
-    r"^(?:<[\w.]+(?: [^<>]*)? (?:object )?at 0x[0-9a-f]+>"        # <Foo object at 0x7f...>
-    r"|\[<matplotlib\.[^\]]*>\]"                                  # [<matplotlib.lines.Line2D ...>]
-    r"|<(?:Figure|Axes)[^<>]*>"                                   # <Figure size 640x480 with 1 Axes>
-    r"|(?:Text|Line2D)\(.*\)"                                     # Text(0.5, 1.0, 'title')
+    r"^(?:<[\w.]+(?: [^<>]*)? (?:object )?at 0x[0-9a-f]+>"  # <Foo object at 0x7f...>
+    r"|\[<matplotlib\.[^\]]*>\]"  # [<matplotlib.lines.Line2D ...>]
+    r"|<(?:Figure|Axes)[^<>]*>"  # <Figure size 640x480 with 1 Axes>
+    r"|(?:Text|Line2D)\(.*\)"  # Text(0.5, 1.0, 'title')
     r"|<matplotlib\.[^<>]*>)$",
     re.IGNORECASE | re.DOTALL,
 )
@@ -68,7 +69,9 @@ _SHOWS_FIGURE = re.compile(r"\bplt\.show\(\s*\)|\bdisplay\(\s*fig\w*\s*[,)]|\bfi
 def _shows_figure_call(node) -> bool:
     func = node.func
     if isinstance(func, ast.Attribute) and func.attr == "show":
-        return isinstance(func.value, ast.Name) and (func.value.id == "plt" or func.value.id.startswith("fig"))
+        return isinstance(func.value, ast.Name) and (
+            func.value.id == "plt" or func.value.id.startswith("fig")
+        )
     if isinstance(func, ast.Name) and func.id == "display" and node.args:
         first = node.args[0]
         return isinstance(first, ast.Name) and first.id.startswith("fig")
@@ -121,8 +124,17 @@ def is_offsite(url: str, origin: str) -> bool:
     return True  # ftp:, anything unexpected
 
 
-_RESOURCE_ATTRS = {"script": "src", "img": "src", "iframe": "src", "source": "src",
-                   "link": "href", "video": "src", "audio": "src", "embed": "src", "object": "data"}
+_RESOURCE_ATTRS = {
+    "script": "src",
+    "img": "src",
+    "iframe": "src",
+    "source": "src",
+    "link": "href",
+    "video": "src",
+    "audio": "src",
+    "embed": "src",
+    "object": "data",
+}
 
 
 class _ResourceLinks(HTMLParser):
@@ -212,8 +224,9 @@ def condense(fails: list[tuple[str, str]], per_check: int = 8) -> list[tuple[str
 
 def wide_check_name(kind: str) -> str:
     """Map the browser's classification of a scrolling box to a check name."""
-    return {"output": "wide-output", "code": "wide-code", "table": "wide-table",
-            "math": "wide-math"}.get(kind, "wide-other")
+    return {"output": "wide-output", "code": "wide-code", "table": "wide-table", "math": "wide-math"}.get(
+        kind, "wide-other"
+    )
 
 
 def pages_in(build: Path) -> list[str]:
