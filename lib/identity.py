@@ -128,6 +128,7 @@ def function_fingerprint(fn):
     return digest.hexdigest()[:SHORT]
 
 
+_YAML_OPTIONS = re.compile(r"\A---\n.*?^---\n", re.S | re.M)
 _CELL = re.compile(r"^```\{code-cell\}[^\n]*\n(.*?)^```", re.S | re.M)
 
 
@@ -135,6 +136,7 @@ def chapter_modules(path):
     """The ``lib`` modules a MyST chapter's code cells import."""
     found = set()
     for cell in _CELL.findall(Path(path).read_text()):
+        cell = _YAML_OPTIONS.sub("", cell)  # a ``---`` block of cell options (mystnb figure captions)
         code = "\n".join(
             line for line in cell.splitlines() if not line.startswith((":", "%", "!"))
         )  # cell options and magics

@@ -299,3 +299,12 @@ def test_the_runner_leaves_its_callers_processes_alone(results_tmp):
         assert sleeper.is_running() and sleeper.status() != psutil.STATUS_ZOMBIE
     finally:
         sleeper.kill()
+
+
+def test_chapter_modules_skip_a_cells_yaml_options(tmp_path):
+    chapter = tmp_path / "ch99_x.md"
+    chapter.write_text(
+        "# T\n\n```{code-cell} ipython3\n---\ntags: [hide-input]\nmystnb:\n  figure:\n"
+        "    name: fig-1-1\n---\nfrom lib.plots import save_figure\n```\n"
+    )
+    assert identity.chapter_modules(chapter) == ["lib.plots"]
