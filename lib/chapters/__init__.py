@@ -1,0 +1,2 @@
+"""Experiments, one module per book chapter: its sizes per profile, run functions, summaries and
+claims. Chapters import these; models and estimators never do (DESIGN.md, "Layers")."""
