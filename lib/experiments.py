@@ -14,17 +14,20 @@ import math
 import os
 import sys
 import tempfile
+import time
 import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numba
 import numpy as np
 import torch
 import yaml
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
+from lib import cluster
 from lib.claims import make_claim
 from lib.data import DATA_READS, identify_idx_files
 from lib.identity import chapter_fingerprint, data_fingerprint, data_identity, function_fingerprint
@@ -192,6 +195,23 @@ def _load_run(path):
     return result, {"code": doc.get("code"), "data": doc.get("data", [])}
 
 
+@dataclass
+class Experiment:
+    """One sweep a chapter declares (``lib.chapters.<chapter>.plan``): ``fn`` over ``configs``,
+    stored under ``name``. ``cost(config)`` is its cost model for ``lib.planning``:
+    ``("asae", updates)``, ``("ddn", (u1, u2, u3)[, n_params])`` or ``("work", units)``."""
+
+    name: str
+    fn: object
+    configs: list
+    cost: object = None
+    note: str = ""
+
+    def run(self, profile, **kwargs):
+        """The sweep's results (stored runs reused), as ``sweep(fn, configs, name=..., ...)``."""
+        return sweep(self.fn, self.configs, name=self.name, profile=profile, **kwargs)
+
+
 class CorruptRun(Exception):
     """A stored run that could not be read (it has been moved aside)."""
 
@@ -243,15 +263,19 @@ def compute_run(fn, config, checkpoint=None):
     after the first MI estimate (measured: 5-8x the CPU time per update on 2 busy cores, and a
     resumed run would train on another thread count than the uninterrupted one).
     """
-    import numba  # noqa: PLC0415 - only the workers need it
-
     numba.set_num_threads(1)
     torch.set_num_threads(1)
     DATA_READS.clear()
     extra = {"checkpoint": checkpoint} if checkpoint is not None and accepts_checkpoint(fn) else {}
+    wall, cpu = time.perf_counter(), time.process_time()
     result = fn(**config, **extra)
     reads = sorted(DATA_READS, key=_reads_key)
-    provenance = {"code": function_fingerprint(fn), "data": [[r, data_identity(r)] for r in reads]}
+    provenance = {
+        "code": function_fingerprint(fn),
+        "data": [[r, data_identity(r)] for r in reads],
+        "seconds": time.perf_counter() - wall,  # what the run cost, for lib.planning's estimates
+        "cpu_seconds": time.process_time() - cpu,
+    }
     return result, provenance
 
 
@@ -330,8 +354,6 @@ def sweep(fn, configs, *, name, profile, n_jobs=None, progress=True, scheduler=N
         jobs = [delayed(_indexed)(i, fn, configs[i]) for i in todo]
         address = scheduler or os.environ.get("BOOK_SCHEDULER")
         if address:  # a running Dask cluster: its workers compute, this process stores
-            from lib import cluster
-
             what = f"{fn.__module__}.{fn.__qualname__}"
             with cluster.connect(address) as client:
                 store(

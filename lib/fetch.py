@@ -2,9 +2,9 @@
 
     python -m lib.data fetch mnist|fashion-mnist --to DIR [--mirror URL] [--timeout S]
 
-Each of the four standard .gz files (``lib.data.IDX_FILES``) is streamed from the first mirror
+Each of the four standard .gz files (``lib.checksums.IDX_FILES``) is streamed from the first mirror
 that answers into a temporary file in DIR, hashed on the way, and renamed to its final name only
-when its SHA-256 equals the pinned value in ``lib.data.IDX_SHA256``; on any failure the temporary
+when its SHA-256 equals the pinned value in ``lib.checksums.IDX_SHA256``; on any failure the temporary
 file is deleted and the next mirror is tried, so nothing unverified ever lies under a final name.
 A file already present and verified is kept (a rerun downloads only what is missing or corrupt).
 Every request has a connect/read timeout, so a dead mirror fails within seconds.  Only the
@@ -24,7 +24,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from lib.data import DATASETS, HASH_CHUNK, IDX_FILES, IDX_SHA256, file_sha256
+from lib.checksums import DATASETS, HASH_CHUNK, IDX_FILES, IDX_SHA256, file_sha256
 
 MIRRORS = {
     "mnist": (

@@ -29,6 +29,8 @@ import warnings
 
 import numpy as np
 
+from lib.mi import ksg_mi
+
 
 def _as_2d(name, a):
     a = np.asarray(a, dtype=np.float64)
@@ -135,8 +137,6 @@ def code_scores(code_a, code_b, label_a, label_b, n_mi=1000, random_state=0):
 
 def _safe_mi(a, b, random_state):
     """KSG MI, or NaN when a code has collapsed to a constant (MI is then undefined)."""
-    from lib.mi import ksg_mi
-
     if np.any(a.std(0) == 0) or np.any(b.std(0) == 0):
         return float("nan")
     return float(ksg_mi(a, b, random_state=random_state))

@@ -27,7 +27,7 @@ import jupytext
 import papermill
 import psutil
 
-from lib import cluster
+from lib import cluster, planning
 from lib.experiments import (
     PROFILES,
     ROOT,
@@ -343,6 +343,45 @@ class _Interrupt:
         return lambda: [signal.signal(s, h) for s, h in old.items()]
 
 
+def _hours(h):
+    return "?" if h is None else f"{h:.3g}" if h >= 0.01 else "<0.01" if h > 0 else "0"
+
+
+def print_plan(chapters, profile, parameters):
+    """``--plan``: each chapter's experiments, runs, stored runs and estimated hours; runs nothing.
+
+    CPU-hours are single-thread CPU time (a sweep runs one process per core); GPU-hours appear
+    where the training calibration has CUDA measurements. "?" marks a cost nobody has measured.
+    """
+    seed, data_dir = parameters.get("seed", 0), parameters.get("data_dir")
+    print(f"plan for profile {profile!r} (nothing runs; hours are for the runs not yet stored)\n")
+    print(f"{'chapter / experiment':44s} {'runs':>6s} {'stored':>6s} {'CPU-h':>8s} {'GPU-h':>8s}  basis")
+    totals = {"runs": 0, "stored": 0, "cpu": 0.0, "cuda": 0.0, "unknown": 0}
+    for name in chapters:
+        experiments = planning.chapter_plan(name, profile, seed=seed, data_dir=data_dir)
+        if experiments is None:
+            print(f"{name:44s} {'-':>6s} {'-':>6s} {'':>8s} {'':>8s}  {planning.inline_note(name, profile)}")
+            continue
+        print(name)
+        for row in planning.plan_rows(experiments, profile):
+            print(
+                f"  {row['experiment']:42s} {row['runs']:6d} {row['stored']:6d} "
+                f"{_hours(row['cpu_hours']):>8s} {_hours(row['cuda_hours']):>8s}  {row['basis']}"
+            )
+            totals["runs"] += row["runs"]
+            totals["stored"] += row["stored"]
+            for device in ("cpu", "cuda"):
+                if row[f"{device}_hours"] is not None:
+                    totals[device] += row[f"{device}_hours"]
+            totals["unknown"] += row["cpu_hours"] is None
+    print(
+        f"\n{'total':44s} {totals['runs']:6d} {totals['stored']:6d} {_hours(totals['cpu']):>8s} "
+        f"{_hours(totals['cuda']):>8s}  "
+        + (f"{totals['unknown']} experiments not measured (?)" if totals["unknown"] else "")
+    )
+    print("CPU-hours / cores = wall hours on one machine; / workers' cores on a Dask cluster.")
+
+
 def _parser():
     parser = argparse.ArgumentParser(prog="python -m lib.run", description=__doc__.split("\n")[0])
     parser.add_argument("chapters", nargs="*", help="chapter names (default: all in _toc.yml)")
@@ -365,6 +404,11 @@ def _parser():
         help="measure tolerances (1 vs 2 threads, fresh runs) and write the reference",
     )
     parser.add_argument("--no-execute", action="store_true", help="only check existing records")
+    parser.add_argument(
+        "--plan",
+        action="store_true",
+        help="run nothing: print each chapter's runs, how many are stored and the estimated hours",
+    )
     parser.add_argument(
         "--scheduler",
         default=None,
@@ -460,6 +504,9 @@ def main(argv=None):
         for name in chapters:
             chapter_path(name)  # every chapter exists before anything runs
         parameters = parse_parameters(args.param, chapters)
+        if args.plan:
+            print_plan(chapters, profile, parameters)
+            return 0
         scheduler = _scheduler(args)
     except UsageError as err:
         parser.error(str(err))  # exit status 2

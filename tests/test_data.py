@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lib import data
+from lib import checksums, data
 from lib.data import KINDS, load_mnist, make_composite
 
 N = 40
@@ -354,10 +354,10 @@ def _pin(monkeypatch, paths, dataset="mnist", stems=None, content=False):
 def test_checksum_tables_are_complete():
     assert set(data.IDX_SHA256) == {"mnist", "fashion-mnist"} == set(data.DATASETS)
     for table in data.IDX_SHA256.values():
-        assert set(table) == set(data.IDX_FILES) and len(data.IDX_FILES) == 4
+        assert set(table) == set(checksums.IDX_FILES) and len(checksums.IDX_FILES) == 4
         assert all(len(v) == 64 and int(v, 16) >= 0 for v in table.values())
     content = data.IDX_CONTENT_SHA256["fashion-mnist"]
-    assert set(content) == {name[:-3] for name in data.IDX_FILES}
+    assert set(content) == {name[:-3] for name in checksums.IDX_FILES}
 
 
 @pytest.mark.parametrize(
@@ -412,8 +412,8 @@ def test_identification_of_empty_missing_and_corrupt(tmp_path):
 def test_each_file_is_hashed_once_per_process(tmp_path, monkeypatch):
     _, paths = _write_mnist(tmp_path, gz=True)
     calls = []
-    real = data._hash_stream
-    monkeypatch.setattr(data, "_hash_stream", lambda p, o: calls.append(p) or real(p, o))
+    real = checksums._hash_stream
+    monkeypatch.setattr(checksums, "_hash_stream", lambda p, o: calls.append(p) or real(p, o))
     data.identify_idx_files(tmp_path)
     first = len(calls)
     assert first == 8  # 4 files as stored + 4 decompressed (none recognised)
@@ -427,7 +427,7 @@ def test_each_file_is_hashed_once_per_process(tmp_path, monkeypatch):
 
 def test_file_sha256_hashes_large_files_in_chunks(tmp_path):
     path = tmp_path / "big.bin"
-    blob = np.random.default_rng(0).integers(0, 256, 3 * data.HASH_CHUNK + 17, np.uint8).tobytes()
+    blob = np.random.default_rng(0).integers(0, 256, 3 * checksums.HASH_CHUNK + 17, np.uint8).tobytes()
     path.write_bytes(blob)
     assert data.file_sha256(path) == hashlib.sha256(blob).hexdigest()
     gz = tmp_path / "big.bin.gz"

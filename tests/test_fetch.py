@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lib import data
+from lib import checksums, data
 from lib.fetch import MIRRORS, FetchError, fetch_idx
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,13 +119,13 @@ def test_standard_mirrors_and_pinned_checksums():
         "https://storage.googleapis.com/cvdf-datasets/mnist/",
     )
     assert MIRRORS["fashion-mnist"] == ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",)
-    assert set(MIRRORS) == set(data.IDX_SHA256)
+    assert set(MIRRORS) == set(checksums.IDX_SHA256)
 
 
 def test_download_lands_verified_and_loadable(server, tmp_path):
     folder, lines = _fetch(tmp_path / "new" / "mnist", [server.url])
     assert folder == (tmp_path / "new" / "mnist").resolve()
-    assert sorted(p.name for p in folder.iterdir()) == sorted(data.IDX_FILES)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(checksums.IDX_FILES)
     assert _leftovers(folder) == []
     assert len(lines) == 4 and all("downloaded from http://127.0.0.1" in line for line in lines)
     assert all("SHA-256 verified" in line for line in lines)
@@ -236,21 +236,21 @@ def test_bad_arguments(tmp_path, kwargs, message):
 def test_cli_success_prints_one_line_per_file_and_the_hint(server, tmp_path, capsys):
     fetch = functools.partial(fetch_idx, checksums=SUMS)
     status = data.main(
-        fetch, ["fetch", "mnist", "--to", str(tmp_path), "--mirror", server.url, "--timeout", "5"]
+        ["fetch", "mnist", "--to", str(tmp_path), "--mirror", server.url, "--timeout", "5"], fetch=fetch
     )
     out = capsys.readouterr().out.splitlines()
     assert status == 0 and len(out) == 5
-    assert all(line.startswith(name) for line, name in zip(out, data.IDX_FILES))
+    assert all(line.startswith(name) for line, name in zip(out, checksums.IDX_FILES))
     assert f"MNIST_DIR={tmp_path}" in out[4] and f"-p data_dir {tmp_path}" in out[4]
     assert _leftovers(tmp_path) == []
 
 
 def test_cli_refuses_unknown_datasets_and_has_no_checksum_override(capsys):
     with pytest.raises(SystemExit) as err:
-        data.main(fetch_idx, ["fetch", "cifar", "--to", "x"])
+        data.main(["fetch", "cifar", "--to", "x"])
     assert err.value.code == 2
     with pytest.raises(SystemExit):
-        data.main(fetch_idx, ["fetch", "--help"])
+        data.main(["fetch", "--help"])
     options = {
         line.split()[0].strip(",") for line in capsys.readouterr().out.splitlines() if line.startswith("  -")
     }
