@@ -5,8 +5,9 @@ another data folder or another ``BOOK_PROFILE`` a rebuild would keep pages compu
 other data or another profile. This extension stamps every notebook page, when it is read, with
 the profile, the chapter's code fingerprint (its text and every ``lib`` module it imports,
 transitively; ``lib.identity``) and the data fingerprint, and marks a page outdated when its
-stamp differs. A page that reads the other chapters' records (one importing ``lib.summary``, the
-conclusion) is re-read whenever any other page is, and when those records change.
+stamp differs. A page that reads the other chapters (one importing ``lib.summary``, the conclusion, or
+``lib.figure_index``, the figure index) is re-read whenever any other page is, and when their
+records change.
 
 Enabled in ``_config.yml`` (``sphinx: extra_extensions: [lib.book_stamps]``).
 """
@@ -17,7 +18,7 @@ from pathlib import Path
 from lib.experiments import resolve_profile, results_dir
 from lib.identity import chapter_fingerprint, chapter_modules, data_fingerprint
 
-READS_RECORDS = "lib.summary"  # a page importing this reads the other chapters' records
+READS_RECORDS = {"lib.summary", "lib.figure_index"}  # pages importing these read other chapters
 
 
 def _is_notebook(path):
@@ -34,7 +35,7 @@ def _records_fingerprint(profile):
 def page_stamp(path, profile, data):
     """What a notebook page at ``path`` depends on, as a tuple that changes when any part does."""
     stamp = (profile, data, chapter_fingerprint(path))
-    if READS_RECORDS in chapter_modules(path):
+    if READS_RECORDS & set(chapter_modules(path)):
         stamp += (_records_fingerprint(profile),)
     return stamp
 
@@ -56,7 +57,7 @@ def _outdated(app, env, added, changed, removed):
     old = getattr(env, "book_stamps", {})
     notebooks = _notebooks(env)
     stale = {d for d, path in notebooks.items() if old.get(d) != page_stamp(path, *_build_inputs(app))}
-    readers = {d for d, path in notebooks.items() if READS_RECORDS in chapter_modules(path)}
+    readers = {d for d, path in notebooks.items() if READS_RECORDS & set(chapter_modules(path))}
     if (stale | set(added) | set(changed)) - readers:
         stale |= readers
     return sorted(stale - set(added) - set(changed))
