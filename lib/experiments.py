@@ -28,6 +28,7 @@ from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
 from lib import cluster
+from lib.checkpoints import Checkpoint
 from lib.claims import make_claim
 from lib.data import DATA_READS, identify_idx_files
 from lib.identity import chapter_fingerprint, data_fingerprint, data_identity, function_fingerprint
@@ -234,7 +235,7 @@ def _reads_key(request):
 
 
 def accepts_checkpoint(fn):
-    """Whether ``fn`` takes a ``checkpoint`` keyword (per-epoch checkpoints, lib.training)."""
+    """Whether ``fn`` takes a ``checkpoint`` keyword (per-epoch checkpoints, lib.checkpoints)."""
     try:
         return "checkpoint" in inspect.signature(fn).parameters
     except (TypeError, ValueError):
@@ -249,7 +250,7 @@ def checkpoint_path(run_path):
 def compute_run(fn, config, checkpoint=None):
     """Run ``fn(**config)`` with one torch thread; return the result and its provenance.
 
-    ``checkpoint`` (a ``lib.training.Checkpoint``) is passed on as ``fn(..., checkpoint=...)``
+    ``checkpoint`` (a ``lib.checkpoints.Checkpoint``) is passed on as ``fn(..., checkpoint=...)``
     when ``fn`` accepts that keyword: the run then saves every epoch and resumes inside the run
     after a kill. It is not part of the configuration, so it changes no run's key.
 
@@ -312,7 +313,7 @@ def sweep(fn, configs, *, name, profile, n_jobs=None, progress=True, scheduler=N
     of ``configs``. ``n_jobs`` defaults to the number of CPU cores.
 
     A function that takes a ``checkpoint`` keyword (``run_asae``, ``run_autoencoder``,
-    ``run_ddn``) gets, for runs computed here, a ``lib.training.Checkpoint`` at
+    ``run_ddn``) gets, for runs computed here, a ``lib.checkpoints.Checkpoint`` at
     ``runs/<name>/<config hash>.ckpt`` tagged with the code fingerprint: it saves every epoch, so
     a killed run resumes inside the run with the same code (never with other code). The keyword is
     not part of the configuration or its hash. Runs sent to a Dask cluster get none.
@@ -362,8 +363,6 @@ def sweep(fn, configs, *, name, profile, n_jobs=None, progress=True, scheduler=N
                 )
         else:  # local runs also get a per-epoch checkpoint beside their stored result
             if accepts_checkpoint(fn):
-                from lib.training import Checkpoint
-
                 jobs = [
                     delayed(_indexed)(i, fn, configs[i], Checkpoint(checkpoint_path(paths[i]), tag=code))
                     for i in todo

@@ -2,18 +2,19 @@
 estimated CPU-hours (and GPU-hours where a GPU has been measured).
 
 A chapter module (``lib.chapters.<chapter>``) declares its sweeps with ``plan(profile, seed,
-data_dir)``: a list of ``Experiment``, the same function and configurations its notebook passes
-to ``lib.experiments.sweep``. Each experiment has a cost model, one of
+data_dir, check_data)``: name -> ``lib.experiments.Experiment``, the very objects its notebook
+runs. Each experiment has a cost model, ``cost(config)``, one of
 
-* ``("asae", updates)`` or ``("ddn", (stage 1, stage 2, stage 3 updates), n_params)``: the
-  minibatch updates of a run, priced by the training calibration (``lib.costs``, written by
-  ``benchmarks/training.py``) on the CPU and, when it has been measured there, on CUDA;
-* ``("work", units)``: a size (say composites x epochs) priced by the CPU seconds per unit that
-  stored runs of the same sweep measured (every run stores its seconds), the largest-work runs
-  first, or by the committed ``results/calibration/runs.json`` that ``python -m lib.planning
-  --calibrate`` writes from them. Cost is taken as proportional to the units: an estimate.
+* ``("asae", updates)`` or ``("ddn", (stage 1, stage 2, stage 3 updates)[, n_params])``: the
+  minibatch updates of a torch run;
+* ``("work", units)``: a size the run's cost grows with (say composites x epochs).
 
-Nothing here runs an experiment; a plan of every chapter takes seconds.
+CPU seconds come, in this order, from the sweep's own stored runs (every stored run records
+its CPU seconds; the largest third of them, scaled by units: cost is taken as proportional to
+its units), from the committed ``results/calibration/runs.json`` (``python -m lib.planning
+--calibrate`` writes it from stored runs), and for the torch models from the training
+calibration (``lib.costs``, written by ``benchmarks/training.py``), which is also the only
+basis for GPU-hours. Nothing here runs an experiment; a plan of every chapter takes seconds.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import argparse
 import importlib
 import importlib.util
 import json
+import os
 import statistics
 import sys
 from pathlib import Path
@@ -34,11 +36,14 @@ RUN_CALIBRATION = ROOT / "results" / "calibration" / "runs.json"
 
 
 def chapter_plan(chapter: str, profile: str, seed: int = 0, data_dir=None) -> list[Experiment] | None:
-    """The sweeps of ``chapter`` at ``profile`` (None: the chapter runs no sweeps)."""
+    """The sweeps of ``chapter`` at ``profile`` (None: the chapter runs no sweeps), at the
+    profile's nominal sizes (the data are not asked whether they can supply them)."""
     name = f"lib.chapters.{chapter}"
     module = importlib.import_module(name) if importlib.util.find_spec(name) else None
     plan = getattr(module, "plan", None)
-    return None if plan is None else plan(profile, seed=seed, data_dir=data_dir)
+    if plan is None:
+        return None
+    return list(plan(profile, seed=seed, data_dir=data_dir, check_data=False).values())
 
 
 def plans(profile: str, chapters=None, seed: int = 0, data_dir=None) -> dict:
@@ -63,48 +68,69 @@ def stored_runs(exp: Experiment, profile: str) -> int:
     return found
 
 
-def measured_rates(name: str, work) -> list[tuple[float, float]]:
-    """(work units, CPU seconds) of every stored run of sweep ``name`` that recorded its cost."""
+def units(model) -> float:
+    """The size a cost model scales with: updates (summed over the DDN's stages) or work units."""
+    kind, size = model[0], model[1]
+    return float(sum(size)) if kind == "ddn" else float(size)
+
+
+def _run_cpu_seconds(doc):
+    """CPU seconds a stored run took: its provenance's, or the run's own ``cpu_s`` result."""
+    return doc.get("cpu_seconds") or (doc.get("result") or {}).get("cpu_s")
+
+
+def measured_rates(name: str, cost) -> list[tuple[float, float]]:
+    """(units, CPU seconds) of every stored run of sweep ``name``, at any profile, that recorded
+    what it cost (``results/*/runs/<name>/``)."""
     rates = []
-    for doc_path in sorted((ROOT / "results").glob(f"*/runs/{name}/*.json")):
+    base = Path(os.environ.get("BOOK_RESULTS_DIR", ROOT / "results"))
+    for doc_path in sorted(base.glob(f"*/runs/{name}/*.json")):
         try:
             doc = json.loads(doc_path.read_text())
-        except (OSError, ValueError):
+            size = units(cost(doc["config"]))
+        except (OSError, ValueError, KeyError, TypeError):
             continue
-        if doc.get("cpu_seconds") and (units := work(doc["config"])):
-            rates.append((float(units), float(doc["cpu_seconds"])))
+        if (secs := _run_cpu_seconds(doc)) and size:
+            rates.append((size, float(secs)))
     return rates
 
 
-def seconds_per_unit(name: str, work) -> tuple[float | None, str]:
-    """CPU seconds per work unit of sweep ``name``, and where the number comes from."""
-    rates = sorted(measured_rates(name, work))
+def seconds_per_unit(name: str, cost) -> tuple[float | None, str]:
+    """CPU seconds per unit of sweep ``name`` and where the number comes from: the stored runs
+    (the largest third, where fixed costs weigh least), else the committed run calibration."""
+    rates = sorted(measured_rates(name, cost))
     if rates:
-        top = rates[-max(1, len(rates) // 3) :]  # the largest runs: fixed costs weigh least
+        top = rates[-max(1, len(rates) // 3) :]
         return statistics.median(s / u for u, s in top), f"{len(rates)} stored runs"
     table = json.loads(RUN_CALIBRATION.read_text()) if RUN_CALIBRATION.exists() else {}
     if name in table:
-        return table[name]["seconds_per_unit"], "calibration"
+        return table[name]["seconds_per_unit"], "runs.json calibration"
     return None, "not measured"
 
 
-def run_seconds(exp: Experiment, config: dict, device: str, calibration) -> float | None:
-    """Estimated seconds of one run of ``exp`` on ``device`` (CPU-seconds on "cpu")."""
+def run_seconds(exp: Experiment, config: dict, device: str, calibration) -> tuple[float | None, str]:
+    """Estimated seconds of one run of ``exp`` on ``device`` (CPU-seconds on "cpu"), and the basis.
+
+    On the CPU the sweep's own measured runs come first; the training calibration prices the
+    torch models where no run of the sweep has been measured, and is the only basis on CUDA.
+    """
     model = exp.cost(config)
+    if device == "cpu":
+        rate, basis = seconds_per_unit(exp.name, exp.cost)
+        if rate is not None:
+            return rate * units(model), basis
+    if model[0] not in ("asae", "ddn"):
+        return None, "not measured"
     try:
         if model[0] == "asae":
-            return costs.estimate_seconds("asae", model[1], device, calibration=calibration)
-        if model[0] == "ddn":
-            n_params = model[2] if len(model) > 2 else None
-            return costs.estimate_seconds("ddn", model[1], device, n_params=n_params, calibration=calibration)
+            return costs.estimate_seconds(
+                "asae", model[1], device, calibration=calibration
+            ), "training calibration"
+        n_params = model[2] if len(model) > 2 else None
+        secs = costs.estimate_seconds("ddn", model[1], device, n_params=n_params, calibration=calibration)
+        return secs, "training calibration"
     except (KeyError, FileNotFoundError):
-        return None
-    if model[0] == "work" and device == "cpu":
-        rate, _ = seconds_per_unit(exp.name, lambda c: exp.cost(c)[1])
-        return None if rate is None else rate * model[1]
-    if model[0] == "work":
-        return None
-    raise ValueError(f"{exp.name}: unknown cost model {model[0]!r}")
+        return None, "not measured"
 
 
 def plan_rows(experiments: list[Experiment], profile: str, calibration=None) -> list[dict]:
@@ -113,24 +139,15 @@ def plan_rows(experiments: list[Experiment], profile: str, calibration=None) -> 
     for exp in experiments:
         stored = stored_runs(exp, profile)
         todo = exp.configs[stored:] if stored < len(exp.configs) else []
-        row = {"experiment": exp.name, "runs": len(exp.configs), "stored": stored}
+        row = {"experiment": exp.name, "runs": len(exp.configs), "stored": stored, "basis": "nothing to run"}
         for device in ("cpu", "cuda"):
-            secs = [run_seconds(exp, c, device, calibration) for c in todo] if exp.cost else [None]
-            row[f"{device}_hours"] = (
-                sum(secs) / 3600 if secs and None not in secs else (0.0 if not todo else None)
-            )
-        row["basis"] = _basis(exp)
+            estimates = [run_seconds(exp, c, device, calibration) for c in todo] if exp.cost else []
+            secs = [e[0] for e in estimates]
+            row[f"{device}_hours"] = None if None in secs or (todo and not exp.cost) else sum(secs) / 3600
+            if device == "cpu" and estimates:
+                row["basis"] = estimates[0][1]
         rows.append(row)
     return rows
-
-
-def _basis(exp: Experiment) -> str:
-    if exp.cost is None or not exp.configs:
-        return exp.note or "no cost model"
-    kind = exp.cost(exp.configs[0])[0]
-    if kind == "work":
-        return seconds_per_unit(exp.name, lambda c: exp.cost(c)[1])[1]
-    return "training calibration"
 
 
 def inline_note(chapter: str, profile: str) -> str:
@@ -145,15 +162,14 @@ def inline_note(chapter: str, profile: str) -> str:
 
 
 def calibrate(path: Path = RUN_CALIBRATION) -> dict:
-    """Write the CPU seconds per work unit of every chapter sweep with stored, timed runs."""
+    """Write the CPU seconds per unit of every chapter sweep with stored, timed runs."""
     table = {}
     for chapter, experiments in plans("smoke").items():
         for exp in experiments or []:
-            if exp.cost and exp.configs and exp.cost(exp.configs[0])[0] == "work":
-                rates = measured_rates(exp.name, lambda c, e=exp: e.cost(c)[1])
-                if rates:
-                    rate, _ = seconds_per_unit(exp.name, lambda c, e=exp: e.cost(c)[1])
-                    table[exp.name] = {"chapter": chapter, "seconds_per_unit": rate, "runs": len(rates)}
+            rates = measured_rates(exp.name, exp.cost) if exp.cost else []
+            if rates:
+                rate, _ = seconds_per_unit(exp.name, exp.cost)
+                table[exp.name] = {"chapter": chapter, "seconds_per_unit": rate, "runs": len(rates)}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
     return table

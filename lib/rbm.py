@@ -32,8 +32,6 @@ import math
 import numpy as np
 import torch
 
-from lib.metrics import disentanglement_where_scorable, reconstruction_score, reconstruction_separation
-
 ANTI_HEBBIAN_INITS = ("correct", "random", "one_network")
 
 
@@ -93,7 +91,9 @@ class _SGD:
 
 
 class GRBM:
-    """Gaussian-Bernoulli RBM with fixed noise sigma (eq. 2.15-2.18), batched over rows."""
+    """Gaussian-Bernoulli RBM with fixed noise sigma (eq. 2.15-2.18), batched over rows.
+
+    ``fit`` returns the estimator; after it, ``history_`` holds the per-epoch training record."""
 
     def __init__(
         self,
@@ -122,6 +122,8 @@ class GRBM:
         new = GRBM.__new__(GRBM)
         new.__dict__.update(self.__dict__)
         new.W, new.b, new.c = self.W.clone(), self.b.clone(), self.c.clone()
+        if hasattr(self, "history_"):
+            new.history_ = {k: list(v) for k, v in self.history_.items()}
         new.generator = torch.Generator(device=self.device)
         new.generator.set_state(self.generator.get_state())
         if random_state is not None:
@@ -239,17 +241,17 @@ class GRBM:
         mean_field=True,
         callback=None,
     ):
-        """CD-k (or PCD-k with ``persistent=True``) training by SGD (section 2.5.3).
+        """CD-k (or PCD-k with ``persistent=True``) training by SGD (section 2.5.3); returns self.
 
         ``mean_field``: hidden probabilities instead of samples in the (anti-)Hebbian
-        statistics. ``callback(epoch, model, history)`` runs after each epoch. Returns a history
-        dict with the per-epoch mean-field reconstruction error on X and the mean |W| (data
-        units, sigma |W|). PCD keeps one chain per row of the first minibatch."""
+        statistics. ``callback(epoch, model, history)`` runs after each epoch. The fitted
+        ``history_`` dict holds the per-epoch mean-field reconstruction error on X and the mean
+        |W| (data units, sigma |W|). PCD keeps one chain per row of the first minibatch."""
         X = _as_data(X, self.n_visible, self.device, self.dtype)
         _check_fit_args(epochs, lr, batch_size, k, len(X))
         params = {"W": self.W, "b": self.b, **({"c": self.c} if self.visible_bias else {})}
         opt = _SGD(params, lr, momentum, l1, l2)
-        history = {"recon_error": [], "mean_abs_w": []}
+        history = self.history_ = {"recon_error": [], "mean_abs_w": []}
         chains = None
         for epoch in range(epochs):
             for batch in _batches(len(X), batch_size, self.generator, self.device):
@@ -262,7 +264,7 @@ class GRBM:
             history["mean_abs_w"].append(float(self.W.abs().mean() * self.sigma))
             if callback is not None:
                 callback(epoch, self, history)
-        return history
+        return self
 
 
 def _batches(n, batch_size, generator, device):
@@ -277,6 +279,7 @@ class Broadnet:
     ``net.a`` and ``net.b`` are :class:`GRBM` objects with a shared sigma. Inference is
     posterior Gibbs sampling by residual trading (Alg. 1, eq. 3.12), joint sampling runs the two
     GRBM chains independently (Alg. 2), learning is CD with the residual rules (eq. 3.15, Alg. 3).
+    ``fit`` returns the estimator; after it, ``history_`` holds the per-epoch training record.
     """
 
     def __init__(
@@ -451,8 +454,9 @@ class Broadnet:
         ``k``: length of the posterior and joint chains. ``mean_field``: probabilities instead
         of samples in the statistics (the thesis needed samples for Fig 3.4).
         ``anti_hebbian_init``: "correct" | "random" | "one_network" (section 4.2).
-        ``callback(epoch, model, history)`` runs after each epoch. Returns a history dict with
-        per-epoch reconstruction error of x by r_a + r_b and mean |weight| (data units)."""
+        ``callback(epoch, model, history)`` runs after each epoch. Returns self; the fitted
+        ``history_`` dict holds the per-epoch reconstruction error of x by r_a + r_b and the mean
+        |weight| (data units), overall and per cause."""
         if anti_hebbian_init not in ANTI_HEBBIAN_INITS:
             raise ValueError(
                 f"anti_hebbian_init must be one of {ANTI_HEBBIAN_INITS}, got {anti_hebbian_init!r}"
@@ -463,7 +467,12 @@ class Broadnet:
             "a": _SGD({"W": self.a.W, "b": self.a.b}, lr, momentum, l1, l2),
             "b": _SGD({"W": self.b.W, "b": self.b.b}, lr, momentum, l1, l2),
         }
-        history = {"recon_error": [], "mean_abs_w": [], "mean_abs_w_a": [], "mean_abs_w_b": []}
+        history = self.history_ = {
+            "recon_error": [],
+            "mean_abs_w": [],
+            "mean_abs_w_a": [],
+            "mean_abs_w_b": [],
+        }
         for epoch in range(epochs):
             for batch in _batches(len(X), batch_size, self.generator, self.device):
                 grads = self.cd_gradient(X[batch], k, mean_field, anti_hebbian_init)
@@ -472,7 +481,7 @@ class Broadnet:
             self._log(X, k, history)
             if callback is not None:
                 callback(epoch, self, history)
-        return history
+        return self
 
     def _log(self, X, k, history):
         r_a, r_b = self.reconstruct(X, k)
@@ -481,164 +490,3 @@ class Broadnet:
         history["mean_abs_w_a"].append(float(w_a.mean()))
         history["mean_abs_w_b"].append(float(w_b.mean()))
         history["mean_abs_w"].append(float((w_a.sum() + w_b.sum()) / (w_a.numel() + w_b.numel())))
-
-
-# ---------------------------------------------------------------------- sweep entry point
-def trivial_composite(n, lo=0.0, hi=1.0, seed=0):
-    """Table 3.1's "trivial" data: 2 visibles, one per cause: x = (u, w), u, w ~ U[lo, hi].
-
-    Returns (x, part_a, part_b), each (n, 2), with x == part_a + part_b."""
-    rng = np.random.default_rng(seed)
-    u = rng.uniform(lo, hi, size=(n, 2)).astype(np.float32)
-    part_a, part_b = u * [1, 0], u * [0, 1]
-    return u, part_a.astype(np.float32), part_b.astype(np.float32)
-
-
-def broadnet_run(
-    kind,
-    n,
-    data_range,
-    sigma,
-    lr,
-    momentum,
-    batch_size,
-    regulariser,
-    n_hidden,
-    bias_init,
-    weight_scale,
-    epochs,
-    k=10,
-    mean_field=False,
-    seed=0,
-    data_dir=None,
-    track_scores=False,
-    centre=False,
-):
-    """Train one Broadnet (a Table 3.1 grid point, or Fig 3.4) and score it against the parts.
-
-    ``kind``: "trivial" (2 visibles) or a lib.data composite kind; ``data_range``: (lo, hi) for
-    each part; ``regulariser``: ("l1" | "l2", coefficient); ``bias_init``: a constant or a
-    (low, high) pair; ``track_scores``: also score after every epoch; ``centre``: subtract each
-    set's mean image from x and both parts (x == part_a + part_b still holds). Returns each
-    cause's MSE against its best-matching true part and the reconstruction score
-    (lib.metrics), both raw and *centred* (every image minus its set's mean image: a constant
-    image can pass from one cause to the other without changing the model's fit, eq. 3.3), the
-    final reconstruction error, the per-epoch history and the parameters."""
-    from lib.data import make_composite
-
-    lo, hi = data_range
-    if kind == "trivial":
-        x, part_a, part_b = trivial_composite(n, lo, hi, seed)
-    else:
-        x, part_a, part_b = make_composite(kind, n=n, seed=seed, data_dir=data_dir, rescale=(lo, hi)).flat()
-    if centre:
-        x, part_a, part_b = (a - a.mean(0) for a in (x, part_a, part_b))
-    net = Broadnet(x.shape[1], n_hidden, n_hidden, sigma=sigma, random_state=seed, device="cpu")
-    for g in (net.a, net.b):
-        g.init_params(
-            weight="uniform",
-            weight_scale=weight_scale,
-            bias=tuple(bias_init) if isinstance(bias_init, (list, tuple)) else bias_init,
-        )
-    trajectory = []
-    track = (
-        (lambda epoch, model, history: trajectory.append(_part_scores(model, x, part_a, part_b, k)))
-        if track_scores
-        else None
-    )
-    name, coef = regulariser
-    hist = net.fit(
-        x,
-        epochs=epochs,
-        lr=lr,
-        batch_size=batch_size,
-        k=k,
-        momentum=momentum,
-        l1=coef if name == "l1" else 0.0,
-        l2=coef if name == "l2" else 0.0,
-        mean_field=mean_field,
-        callback=track,
-    )
-    result = _part_scores(net, x, part_a, part_b, k)
-    result.update(
-        recon_error=np.asarray(hist["recon_error"]),
-        mean_abs_w=np.asarray(hist["mean_abs_w"]),
-        W_a=net.a.W.numpy(),
-        b_a=net.a.b.numpy(),
-        W_b=net.b.W.numpy(),
-        b_b=net.b.b.numpy(),
-    )
-    if track_scores:
-        result.update(
-            {
-                f"trace_{key}": np.asarray([t[key] for t in trajectory])
-                for key in ("score", "score_centred", "mse_a", "mse_b", "separation_centred")
-            }
-        )
-    return result
-
-
-def _part_scores(net, x, part_a, part_b, k):
-    """Raw and centred reconstruction scores of a Broadnet's causes against the true parts.
-
-    ``score`` / ``score_centred``: the old ratio score (lib.metrics.reconstruction_score).
-    ``separation`` / ``separation_centred``: lib.metrics.reconstruction_separation, the smaller
-    of the two causes' skill (1 - MSE / the part's variance) at reproducing their own part; the
-    centred one removes each image set's mean first (a constant may pass between the causes
-    without changing the fit, eq. 3.3). A diverged model scores 0 on both.
-    """
-
-    r_a, r_b = (r.cpu().numpy() for r in net.reconstruct(x, k))
-    if not (np.isfinite(r_a).all() and np.isfinite(r_b).all()):
-        return {
-            "mse_a": float("inf"),
-            "mse_b": float("inf"),
-            "score": 0.0,
-            "mse_centred_a": float("inf"),
-            "mse_centred_b": float("inf"),
-            "score_centred": 0.0,
-            "swapped": 0,
-            "finite": 0,
-            "separation": 0.0,
-            "separation_centred": 0.0,
-        }
-    raw = reconstruction_score(r_a, r_b, part_a, part_b)
-    centred_arrays = [a - a.mean(0) for a in (r_a, r_b, part_a, part_b)]
-    centred = reconstruction_score(*centred_arrays)
-    return {
-        "mse_a": raw["mse"][0],
-        "mse_b": raw["mse"][1],
-        "score": raw["score"],
-        "mse_centred_a": centred["mse"][0],
-        "mse_centred_b": centred["mse"][1],
-        "score_centred": centred["score"],
-        "swapped": int(raw["swapped"]),
-        "finite": 1,
-        "separation": reconstruction_separation(r_a, r_b, part_a, part_b)["score"],
-        "separation_centred": reconstruction_separation(*centred_arrays)["score"],
-    }
-
-
-def broadnet_code_scores(net, x, label_a, label_b, k=10, random_state=0):
-    """Ground-truth disentangling score (lib.metrics.disentanglement) of a Broadnet's posterior
-    codes p(h_a | x), p(h_b | x) after ``k`` inference steps.
-
-    Labels that cannot be scored (the 5 of Fig 3.4 is always a 5) are dropped and small sets use
-    fewer folds (``lib.metrics.disentanglement_where_scorable``); None when nothing can be scored.
-    """
-    p_a, p_b = net.infer(x, k)
-    return disentanglement_where_scorable(
-        p_a.cpu().numpy(), p_b.cpu().numpy(), label_a, label_b, random_state=random_state
-    )
-
-
-def broadnet_from_run(result, sigma, random_state=0):
-    """Rebuild the Broadnet stored by :func:`broadnet_run`."""
-    W_a, W_b = np.asarray(result["W_a"]), np.asarray(result["W_b"])
-    net = Broadnet(
-        W_a.shape[0], W_a.shape[1], W_b.shape[1], sigma=sigma, random_state=random_state, device="cpu"
-    )
-    for g, W, b in ((net.a, W_a, result["b_a"]), (net.b, W_b, result["b_b"])):
-        g.W.copy_(torch.as_tensor(W))
-        g.b.copy_(torch.as_tensor(np.asarray(b)))
-    return net

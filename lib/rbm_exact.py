@@ -17,7 +17,7 @@ The unit-configuration tools of section 4.4 (eq. 4.10-4.12) and the unit interpo
 4.5 (eq. 4.13) work on the same parameter object.
 """
 
-import functools
+import hashlib
 import itertools
 import math
 from dataclasses import dataclass, replace
@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from lib.data import make_composite, note_data_read
+from lib.rbm import Broadnet
 
 MAX_HIDDEN = 16  # 2^16 joint states: beyond this enumeration is no longer "small"
 
@@ -112,8 +112,6 @@ def params_from_net(net):
 
 def net_from_params(p, random_state=0, dtype=torch.float32, device=None):
     """A ``lib.rbm.Broadnet`` holding the parameters ``p`` (its sampler needs scale = sigma)."""
-    from lib.rbm import Broadnet
-
     if p.scale != p.sigma:
         raise ValueError(f"lib.rbm's GRBMs have visible mean sigma W h; scale {p.scale} != sigma {p.sigma}")
     net = Broadnet(
@@ -365,7 +363,7 @@ def interpolate_units(p, j, k, alpha):
     return q
 
 
-# ------------------------------------------------------------------ chapter 4 experiment runs
+# ------------------------------------------------------------------ storing parameters
 def save_params(p, path):
     """Store parameters as .npz (plain arrays; load with ``load_params``)."""
     arrays = {k: v.cpu().numpy() for k, v in p.tensors().items()}
@@ -382,223 +380,7 @@ def load_params(path):
 
 def params_key(p):
     """A short content hash of the parameters (keys sweep runs that start from them)."""
-    import hashlib
-
     h = hashlib.sha256()
     for v in p.tensors().values():
         h.update(v.cpu().numpy().tobytes())
     return h.hexdigest()[:16]
-
-
-def composite_data(n, seed=0, data_dir=None, rescale=None):
-    """The chapter's "upright01_rot24" composites as float64 tensors (x, part_a, part_b) and labels.
-
-    Cached per process; the read is noted even on a cache hit (stored runs record their data)."""
-    return _composite_data(n, seed, note_data_read(data_dir), rescale)
-
-
-@functools.lru_cache(maxsize=4)
-def _composite_data(n, seed, folder, rescale):
-    comp = make_composite("upright01_rot24", n=n, seed=seed, data_dir=folder, rescale=rescale)
-    x, a, b = (torch.as_tensor(np.ascontiguousarray(v), dtype=torch.float64) for v in comp.flat())
-    return x, a, b, comp.label_a, comp.label_b
-
-
-def train_grbm(X, n_hidden, sigma, phases, k=1, random_state=0):
-    """A lib.rbm GRBM (Glorot init) trained by CD-k through ``phases`` of (epochs, lr, momentum)."""
-    from lib.rbm import GRBM
-
-    g = GRBM(X.shape[1], n_hidden, sigma=sigma, random_state=random_state)
-    g.init_params(weight="glorot")
-    for epochs, lr, momentum in phases:
-        g.fit(X.float(), epochs=int(epochs), lr=lr, batch_size=64, k=k, momentum=momentum)
-    return g
-
-
-def grbm_initialised(A, B, n_hidden, sigma, phases, k=1, random_state=0):
-    """A GRBM-initialised Broadnet (section 4.3.1): one GRBM trained on each part, then joined."""
-    ga = train_grbm(A, n_hidden, sigma, phases, k, 2 * random_state + 1)
-    gb = train_grbm(B, n_hidden, sigma, phases, k, 2 * random_state + 2)
-    return BroadnetParams.create(ga.W, gb.W, ga.b, gb.b, sigma=sigma, scale=sigma)
-
-
-def fit_causes_separately(p, A, B, epochs, lr, random_state=0):
-    """Train cause A as a GRBM on part A and cause B on part B, each by the exact gradient of its
-    own log-likelihood (a GRBM is a Broadnet with an empty second cause), then rejoin them."""
-    causes = []
-    for W, b, part in ((p.W, p.ba, A), (p.V, p.bb, B)):
-        g0 = BroadnetParams.create(W, W[:, :0], b, b[:0], sigma=p.sigma, scale=p.scale)
-        causes.append(fit_exact(g0, part, epochs, lr, random_state=random_state)[0])
-    return BroadnetParams.create(
-        causes[0].W, causes[1].W, causes[0].ba, causes[1].ba, sigma=p.sigma, scale=p.scale
-    )
-
-
-def exact_grbm_initialised(A, B, n_hidden, sigma, epochs, lr, random_state=0):
-    """GRBM-initialised Broadnet whose GRBMs are trained from a Glorot start by the exact
-    gradient of their own log-likelihood (``fit_causes_separately``)."""
-    p0 = BroadnetParams.random(A.shape[1], n_hidden, n_hidden, sigma, random_state=random_state)
-    return fit_causes_separately(p0, A, B, epochs, lr, random_state)
-
-
-def bias_share(p, X):
-    """Share of the reconstructions' variance across inputs carried by the less-varying cause.
-
-    Each cause's exact expected reconstruction s W E[h^a|x] is computed for every x; its variance
-    over the data (summed over pixels) measures how much the cause represents. A share near 0
-    means one network outputs (almost) the same image for every input: it has become a bias.
-    """
-    ra, rb = cause_reconstructions(p, X)
-    va, vb = float(ra.var(0).sum()), float(rb.var(0).sum())
-    return min(va, vb) / max(va + vb, 1e-300)
-
-
-def disentangling_scores(p, X, A, B, label_a, label_b):
-    """Ground-truth scores of a model (lib.metrics).
-
-    ``truth_score`` / ``truth_disentangled``: the ground-truth disentangling score of the exact
-    posterior means against both parts' labels (``disentanglement``: both codes informative
-    about their own part and exclusive, above a permutation null and 0.5); ``separation``: the
-    reconstruction separation of the two causes' expected reconstructions, each image set's mean
-    removed (a constant can pass between the causes without changing the model, eq. 3.3). The
-    earlier ``recon_score`` and ``probe_score`` are kept for continuity.
-    """
-    from lib.metrics import disentanglement, probe_score, reconstruction_score, reconstruction_separation
-
-    ra, rb = cause_reconstructions(p, X)
-    ma, mb = posterior_means(p, X)
-    rec = reconstruction_score(ra.numpy(), rb.numpy(), A.numpy(), B.numpy())
-    probe = probe_score(ma.numpy(), mb.numpy(), label_a, label_b)
-    truth = disentanglement(ma.numpy(), mb.numpy(), label_a, label_b, with_dci=False)
-    centred = [v.numpy() - v.numpy().mean(0) for v in (ra, rb, A, B)]
-    return {
-        "recon_score": rec["score"],
-        "probe_score": probe["score"],
-        "truth_score": truth["score"],
-        "truth_disentangled": int(truth["disentangled"]),
-        "separation": reconstruction_separation(*centred)["score"],
-    }
-
-
-def _weights(prefix, p):
-    out = {f"{prefix}{k}": v.cpu().numpy() for k, v in p.tensors().items()}
-    return {**out, "sigma": p.sigma, "scale": p.scale}
-
-
-def run_exact_training(
-    init,
-    seed,
-    n_images,
-    epochs,
-    lr,
-    batch_size=64,
-    n_hidden=5,
-    sigma=1.0,
-    grbm_epochs=0,
-    grbm_lr=0.01,
-    grbm_k=1,
-    data_seed=0,
-    data_dir=None,
-):
-    """One exact-gradient training run from a random (Fig 4.9) or GRBM (Fig 4.10) initialisation."""
-    X, A, B, la, lb = composite_data(n_images, data_seed, data_dir)
-    if init == "random":
-        p0 = BroadnetParams.random(X.shape[1], n_hidden, n_hidden, sigma, random_state=seed)
-    elif init == "grbm":
-        torch.manual_seed(seed)
-        p0 = grbm_initialised(A, B, n_hidden, sigma, [(grbm_epochs, grbm_lr, 0.0)], grbm_k, seed)
-    elif init == "grbm_exact":
-        p0 = exact_grbm_initialised(A, B, n_hidden, sigma, grbm_epochs, grbm_lr, seed)
-    else:
-        raise ValueError(f"init must be 'random', 'grbm' or 'grbm_exact', got {init!r}")
-    p, history = fit_exact(p0, X, epochs, lr, batch_size, random_state=seed)
-    before = disentangling_scores(p0, X, A, B, la, lb)
-    after = disentangling_scores(p, X, A, B, la, lb)
-    return {
-        "history": history,
-        "bias_share": bias_share(p, X),
-        "bias_share_before": bias_share(p0, X),
-        "difference": model_difference(p0, p),
-        "norm_before": float(p0.W.norm() + p0.V.norm()),
-        **{f"{k}_before": v for k, v in before.items()},
-        **after,
-        **_weights("", p),
-        **_weights("init_", p0),
-    }
-
-
-def run_retraining(
-    reference,
-    reference_key,
-    n_images,
-    epochs,
-    lr,
-    batch_size=64,
-    index_set=None,
-    pair=None,
-    alpha=None,
-    seed=0,
-    data_seed=0,
-    data_dir=None,
-):
-    """Retrain a rearranged reference model by exact gradient (Fig 4.13-4.17).
-
-    ``index_set``: a unit configuration (eq. 4.11); or ``pair`` (j, k) and ``alpha``: the unit
-    interpolation of eq. 4.13. ``reference`` is a ``save_params`` file, ``reference_key`` its
-    ``params_key`` (so a changed reference is never mistaken for a finished run)."""
-    p_ref = load_params(reference)
-    if params_key(p_ref) != reference_key:
-        raise ValueError(f"{reference} does not hold the reference {reference_key}")
-    X, A, B, la, lb = composite_data(n_images, data_seed, data_dir)
-    if index_set is not None:
-        p0 = configure(p_ref, index_set)
-    elif pair is not None and alpha is not None:
-        p0 = interpolate_units(p_ref, pair[0], pair[1], alpha)
-    else:
-        raise ValueError("give either index_set or both pair and alpha")
-    p, history = fit_exact(p0, X, epochs, lr, batch_size, random_state=seed)
-    return {
-        "history": history,
-        **disentangling_scores(p, X, A, B, la, lb),
-        "moved": model_difference(p0, p),
-        **_weights("", p),
-    }
-
-
-def params_from_result(result, prefix=""):
-    """The trained (or, with prefix "init_", initial) parameters stored by a run."""
-    return BroadnetParams.create(
-        *(result[prefix + k] for k in ("W", "V", "ba", "bb")), sigma=result["sigma"], scale=result["scale"]
-    )
-
-
-def run_activity(
-    sigma,
-    rescale,
-    n_hidden,
-    n_images,
-    grbm_epochs,
-    lr,
-    seed=0,
-    data_seed=0,
-    data_dir=None,
-    n_steps=10,
-    n_examples=10,
-):
-    """Inference activity (eq. 4.8) of a GRBM-initialised Broadnet (Fig 4.6-4.8).
-
-    Two GRBMs (CD-1) are trained on the parts mapped to ``rescale`` = (lo, hi) (None: [0, 1]),
-    joined, and run on the composites; returns the dataset-mean activity per iteration and the
-    activity of the first ``n_examples`` images."""
-    from lib.rbm import Broadnet
-
-    rescale = None if rescale is None else tuple(float(v) for v in rescale)
-    X, A, B, _, _ = composite_data(n_images, data_seed, data_dir, rescale)
-    torch.manual_seed(seed)
-    nets = [
-        train_grbm(part, n_hidden, sigma, [(grbm_epochs, lr, 0.0)], 1, 2 * seed + i)
-        for i, part in enumerate((A, B))
-    ]
-    act = Broadnet.from_grbms(*nets, random_state=seed).activity(X.float(), n_steps)
-    act = act.double().cpu().numpy()
-    return {"activity_mean": act.mean(0), "activity_examples": act[:n_examples]}

@@ -76,7 +76,9 @@ def parts():
 
 def _grbm_on(data, seed=0, persistent=False):
     g = GRBM(784, 30, sigma=0.5, random_state=seed, device="cpu")
-    hist = g.fit(data[:300], epochs=8, lr=0.01, batch_size=20, k=1, persistent=persistent, momentum=0.5)
+    hist = g.fit(
+        data[:300], epochs=8, lr=0.01, batch_size=20, k=1, persistent=persistent, momentum=0.5
+    ).history_
     return g, hist
 
 
@@ -144,7 +146,7 @@ def test_wrong_anti_hebbian_init_grows_weights_faster():
     growth = {}
     for init in ("correct", "random", "one_network"):
         net = _planted_broadnet(1)
-        hist = net.fit(x, epochs=30, lr=0.01, batch_size=20, k=5, anti_hebbian_init=init)
+        hist = net.fit(x, epochs=30, lr=0.01, batch_size=20, k=5, anti_hebbian_init=init).history_
         growth[init] = hist["mean_abs_w"][-1] - hist["mean_abs_w"][0]
     assert growth["random"] > 2 * growth["correct"]
     assert growth["one_network"] > 2 * growth["correct"]
@@ -176,3 +178,20 @@ def test_bad_input_raises_clear_errors():
         net.fit(np.zeros((5, 4)), epochs=1, lr=0.1, batch_size=2, anti_hebbian_init="data")
     with pytest.raises(ValueError, match="share"):
         Broadnet.from_grbms(GRBM(4, 2, sigma=1.0), GRBM(4, 2, sigma=0.5))
+
+
+def test_fit_returns_the_estimator_and_keeps_its_history():
+    """scikit-learn conventions: ``fit`` returns self; the training record is ``history_``, the
+    same dict the callback sees; a clone's history is its own copy."""
+    x = np.random.default_rng(0).uniform(-1, 1, (20, 6))
+    seen = []
+    g = GRBM(6, 3, random_state=0, device="cpu")
+    assert not hasattr(g, "history_")
+    assert g.fit(x, epochs=3, lr=0.01, batch_size=5, callback=lambda e, m, h: seen.append(h)) is g
+    assert len(g.history_["recon_error"]) == 3 and seen[-1] is g.history_
+    copy = g.clone()
+    copy.history_["recon_error"].append(0.0)
+    assert len(g.history_["recon_error"]) == 3
+    net = Broadnet(6, 2, 2, random_state=0, device="cpu")
+    assert net.fit(x, epochs=2, lr=0.01, batch_size=5, k=2) is net
+    assert {len(v) for v in net.history_.values()} == {2}

@@ -1,0 +1,113 @@
+"""Chapter 8's experiments module: its sizes table and its summaries of (fake) ASAE runs."""
+
+import math
+
+import pytest
+
+from lib import evidence
+from lib.chapters import ch08_split_autoencoders as ch8
+from lib.claims import make_claim
+from lib.experiments import PROFILES
+
+
+class FakeRecord:
+    """The part of ``lib.experiments.Record`` the chapter module writes to."""
+
+    def __init__(self):
+        self.metrics, self.thesis, self.claims = {}, {}, {}
+
+    def metric(self, name, value, thesis=None):
+        self.metrics[name] = value
+        if thesis is not None:
+            self.thesis[name] = thesis
+
+    def claim(self, claim_id, **fields):
+        self.claims[claim_id] = make_claim(claim_id, **fields)
+        return self.claims[claim_id]
+
+
+def fake_run(mi, recon, disentangled, score=0.0, epochs=3):
+    """A run_asae result whose curves are flat except for the last value."""
+    return {
+        "mi": [1.0] * epochs + [mi],
+        "recon": [0.0] * epochs + [recon],
+        "probe": [0.5] * (epochs + 1),
+        "mse": [10.0] * (epochs + 1),
+        "final_disentanglement": score,
+        "final_disentangled": disentangled,
+        "final_separation": 0.1,
+        "final_mse": 5.0 + mi,
+        "cpu_s": 1.0,
+    }
+
+
+def test_sizes_table_has_every_profile_and_the_thesis_sizes():
+    assert set(ch8.SIZES) == set(PROFILES)
+    keys = set(ch8.SIZE_NAMES)
+    for profile in PROFILES:
+        size = ch8.sizes(profile)
+        assert set(size) == keys, profile
+        assert size["study_epochs"] <= size["epochs"]
+        assert size["n_eval"] <= size["n_pairs"]
+    thesis = ch8.sizes("thesis")
+    assert thesis["n_pairs"] == 25000  # section 8.2
+    assert thesis["n_runs"] == thesis["n_runs_10"] == thesis["n_runs_study"] == 30
+    assert thesis["additive_epochs"] == evidence.SIZES["asae-additive"]["epochs"]
+    assert ch8.sizes_table("book").shape == (len(keys), len(PROFILES))
+    with pytest.raises(ValueError, match="unknown profile"):
+        ch8.sizes("huge")
+
+
+def test_simple_2_summary_of_fake_runs():
+    # final MI 0.05, 0.15, 0.5, 0.8: one full success, one limited, two failures;
+    # the two low-MI runs are the disentangled ones, by both scores.
+    runs = [
+        fake_run(0.05, 0.5, True, 0.9),
+        fake_run(0.15, 0.3, True, 0.7),
+        fake_run(0.5, 0.1, False),
+        fake_run(float("nan"), 0.0, False),  # a collapsed code: NaN MI sorts last
+    ]
+    assert ch8.order_by_mi(runs) == [0, 1, 2, 3]
+    rec = FakeRecord()
+    ch8.claims_simple_2(rec, runs)
+    assert rec.metrics["simple2_share_mi_below_0.1"] == 0.25
+    assert rec.metrics["simple2_share_mi_below_0.2"] == 0.5
+    assert rec.metrics["simple2_share_disentangled_by_recon_score"] == 0.5
+    assert rec.metrics["simple2_mi_vs_truth_agreement"] == 1.0
+    assert rec.claims["8.4-simple-2"]["verdict"] == "agrees"
+    assert (
+        rec.claims["8.4-mi-vs-truth"]["verdict"]
+        == rec.claims["8.4-mi-vs-truth"]["verdict_old_score"]
+        == "agrees"
+    )
+    ch8.claim_examples(rec, runs, [0, 1, 2])
+    assert rec.claims["8.3-simple-2-examples"]["value"] == pytest.approx(2 / 3)
+    assert rec.claims["8.3-simple-2-examples"]["verdict"] == "partly"
+    ch8.headline_metrics(rec, {"simple2": runs})
+    assert rec.metrics["simple2_final_mi_mean"] == pytest.approx((0.05 + 0.15 + 0.5) / 3)
+    assert rec.metrics["simple2_share_disentangled_truth"] == 0.5
+    assert rec.metrics["simple2_truth_score_mean"] == pytest.approx(0.4)
+    table = ch8.run_table(runs)
+    assert list(table.index) == [0, 1, 2, 3]
+    assert math.isnan(table["final MI (nats)"].iloc[-1])
+
+
+def test_study_groups_cut_the_base_runs_and_score_the_study_runs():
+    n, epochs = 2, 1
+    runs_2 = [fake_run(0.1, 0.5, True, epochs=3) for _ in range(n)]
+    variants = [fake_run(0.5, 0.0, False, epochs=epochs) for _ in ch8.VARIANTS for _ in range(n)]
+    rmsprop = [fake_run(0.1, 0.5, True, epochs=epochs), fake_run(0.9, 0.0, False, epochs=epochs)]
+    groups, scored = ch8.study_groups(variants + rmsprop, runs_2, n, epochs)
+    assert list(groups) == [ch8.BASE, *ch8.VARIANTS]
+    assert all(len(r["mi"]) == epochs + 1 for r in groups[ch8.BASE])
+    assert scored[ch8.BASE] == rmsprop and scored["dropout"] == groups["dropout"]
+    table = ch8.study_table(groups, scored)
+    assert table.loc[ch8.BASE, "disentangled"] == 0.5  # the study's own RMSprop runs decide
+    # the curves are the 2-unit runs' at the study's epoch (MI 1.0), not at their end (0.1)
+    assert table.loc[ch8.BASE, "MI < 0.2"] == 0.0
+    rec = FakeRecord()
+    ch8.claims_study(rec, groups, scored, epochs)
+    assert rec.metrics["study_rmsprop_share_disentangled"] == 0.5
+    assert rec.metrics["study_sgd_share_mi_below_0.2"] == 0.0
+    assert rec.claims["8.6-optimisers"]["verdict"] == "agrees"
+    assert rec.claims["8.6-dropout"]["verdict"] == "agrees"
