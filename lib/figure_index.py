@@ -178,9 +178,8 @@ def index_markdown(rows: list[dict]) -> str:
         if "chapter" not in r:
             lines.append(f"| {r['thesis']} | {r['title']} | not drawn | | |")
             continue
-        kind = "numref" if r["label"].startswith("fig") else "ref"
         short = r["thesis"].replace("Figure", "Fig.")
-        link = f"{{{kind}}}`{short} <{r['label']}>`, {chapter_title(r['chapter']).split(':')[0]}"
+        link = f"{{ref}}`{short} <{r['label']}>`, {chapter_title(r['chapter']).split(':')[0]}"
         image = f'<img src="{r["thumbnail"]}" alt="{r["thesis"]}" width="150">' if r["thumbnail"] else ""
         code = "<br>".join(f"`{f}`" for f in r["functions"]) or "(a table)"
         lines.append(f"| {r['thesis']} | {r['title']} | {link} | {image} | {code} |")

@@ -28,6 +28,8 @@ import statistics
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from lib import costs
 from lib.experiments import ROOT, Experiment, _run_paths, _stale, results_dir, toc_chapters
 from lib.identity import function_fingerprint
@@ -35,7 +37,7 @@ from lib.identity import function_fingerprint
 RUN_CALIBRATION = ROOT / "results" / "calibration" / "runs.json"
 
 
-def chapter_plan(chapter: str, profile: str, seed: int = 0, data_dir=None) -> list[Experiment] | None:
+def chapter_plan(chapter: str, profile: str, seed: int = 0, data_dir=None) -> dict | None:
     """The sweeps of ``chapter`` at ``profile`` (None: the chapter runs no sweeps), at the
     profile's nominal sizes (the data are not asked whether they can supply them)."""
     name = f"lib.chapters.{chapter}"
@@ -43,7 +45,7 @@ def chapter_plan(chapter: str, profile: str, seed: int = 0, data_dir=None) -> li
     plan = getattr(module, "plan", None)
     if plan is None:
         return None
-    return list(plan(profile, seed=seed, data_dir=data_dir, check_data=False).values())
+    return plan(profile, seed=seed, data_dir=data_dir, check_data=False)
 
 
 def plans(profile: str, chapters=None, seed: int = 0, data_dir=None) -> dict:
@@ -95,16 +97,32 @@ def measured_rates(name: str, cost) -> list[tuple[float, float]]:
     return rates
 
 
-def seconds_per_unit(name: str, cost) -> tuple[float | None, str]:
-    """CPU seconds per unit of sweep ``name`` and where the number comes from: the stored runs
-    (the largest third, where fixed costs weigh least), else the committed run calibration."""
-    rates = sorted(measured_rates(name, cost))
+def cost_line(rates) -> tuple[float, float, str]:
+    """(fixed seconds, seconds per unit, how) from (units, seconds) pairs. Runs of sizes at least
+    4x apart give a least-squares line (fixed + rate x units, both >= 0); otherwise the median
+    of seconds / units over the largest third, with no fixed part: from small runs, whose fixed
+    costs then count as proportional, an overestimate."""
+    rates = sorted(rates)
+    units_seen = [u for u, _ in rates]
+    if max(units_seen) >= 4 * min(units_seen) and len(rates) >= 3:
+        u, s = np.array(rates).T
+        slope, fixed = np.polyfit(u, s, 1)
+        if slope > 0:
+            return max(fixed, 0.0), float(slope), "fixed + proportional"
+    top = rates[-max(1, len(rates) // 3) :]
+    return 0.0, statistics.median(s / u for u, s in top), "proportional"
+
+
+def seconds_per_unit(name: str, cost) -> tuple[tuple | None, str]:
+    """(fixed seconds, CPU seconds per unit) of sweep ``name`` and where they come from: the
+    stored runs (``cost_line``), else the committed run calibration."""
+    rates = measured_rates(name, cost)
     if rates:
-        top = rates[-max(1, len(rates) // 3) :]
-        return statistics.median(s / u for u, s in top), f"{len(rates)} stored runs"
+        fixed, rate, how = cost_line(rates)
+        return (fixed, rate), f"{len(rates)} stored runs, {how}"
     table = json.loads(RUN_CALIBRATION.read_text()) if RUN_CALIBRATION.exists() else {}
     if name in table:
-        return table[name]["seconds_per_unit"], "runs.json calibration"
+        return (table[name].get("fixed_seconds", 0.0), table[name]["seconds_per_unit"]), "runs.json"
     return None, "not measured"
 
 
@@ -116,9 +134,9 @@ def run_seconds(exp: Experiment, config: dict, device: str, calibration) -> tupl
     """
     model = exp.cost(config)
     if device == "cpu":
-        rate, basis = seconds_per_unit(exp.name, exp.cost)
-        if rate is not None:
-            return rate * units(model), basis
+        line, basis = seconds_per_unit(exp.name, exp.cost)
+        if line is not None:
+            return line[0] + line[1] * units(model), basis
     if model[0] not in ("asae", "ddn"):
         return None, "not measured"
     try:
@@ -133,13 +151,14 @@ def run_seconds(exp: Experiment, config: dict, device: str, calibration) -> tupl
         return None, "not measured"
 
 
-def plan_rows(experiments: list[Experiment], profile: str, calibration=None) -> list[dict]:
-    """One row per experiment: runs, stored, and the hours the missing runs would take."""
+def plan_rows(experiments: dict, profile: str, calibration=None) -> list[dict]:
+    """One row per experiment (``{key: Experiment}``): runs, stored, and the hours the missing
+    runs would take."""
     rows = []
-    for exp in experiments:
+    for key, exp in experiments.items():
         stored = stored_runs(exp, profile)
         todo = exp.configs[stored:] if stored < len(exp.configs) else []
-        row = {"experiment": exp.name, "runs": len(exp.configs), "stored": stored, "basis": "nothing to run"}
+        row = {"experiment": key, "runs": len(exp.configs), "stored": stored, "basis": "nothing to run"}
         for device in ("cpu", "cuda"):
             estimates = [run_seconds(exp, c, device, calibration) for c in todo] if exp.cost else []
             secs = [e[0] for e in estimates]
@@ -165,11 +184,12 @@ def calibrate(path: Path = RUN_CALIBRATION) -> dict:
     """Write the CPU seconds per unit of every chapter sweep with stored, timed runs."""
     table = {}
     for chapter, experiments in plans("smoke").items():
-        for exp in experiments or []:
+        for exp in (experiments or {}).values():
             rates = measured_rates(exp.name, exp.cost) if exp.cost else []
             if rates:
-                rate, _ = seconds_per_unit(exp.name, exp.cost)
-                table[exp.name] = {"chapter": chapter, "seconds_per_unit": rate, "runs": len(rates)}
+                fixed, rate, how = cost_line(rates)
+                table[exp.name] = {"chapter": chapter, "fixed_seconds": fixed, "seconds_per_unit": rate,
+                                   "fit": how, "runs": len(rates)}  # fmt: skip
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
     return table

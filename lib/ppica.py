@@ -17,9 +17,13 @@ zero-violation pairs that violate on j, so one proposal costs one pass over the 
 (instead of n^2 d), with no distance search; see benchmarks/ppica.py for the measured speed-up.
 """
 
+import warnings
+
 import numba
 import numpy as np
 from scipy.special import digamma
+from sklearn.decomposition import FastICA
+from sklearn.exceptions import ConvergenceWarning
 
 from lib.mi import ksg_from_radii, ksg_joint_radii, standardize
 
@@ -133,11 +137,18 @@ def temperature(t, d, t0=0.1):
     return t0 / (1.0 + np.floor(np.asarray(t) / d))
 
 
+def acceptance(delta, temp):
+    """Eq. 5.9 / 6.3: the probability min(1, exp(-delta / T)) of accepting a move that changes the
+    cost by ``delta`` at temperature T (written exp(min(0, -delta / T)) so that a large downhill
+    move cannot overflow). ``anneal`` accepts a move when a uniform draw falls below it."""
+    return np.exp(np.minimum(0.0, -np.asarray(delta, dtype=np.float64) / temp))
+
+
 def anneal(z, eps, in_a, n_iter, k=3, t0=0.1, rng=None, moves="flip"):
     """Simulated annealing over memberships (Algorithm 4; eq. 6.3 Metropolis, eq. 6.4 schedule).
 
     moves="flip" (the thesis): each iteration picks one membership uniformly at random and flips
-    it with probability min(1, exp((cost_now - cost_flipped) / T_t)); a flip that would leave a
+    it with probability ``acceptance(cost_flipped - cost_now, T_t)``; a flip that would leave a
     cause empty is rejected. moves="swap" (our variant, section "Balanced causes" of chapter 6):
     each iteration swaps a random A source with a random B source under the same rule, so the
     cause sizes never change. Returns (final membership, MI after each iteration, the indices
@@ -154,16 +165,14 @@ def anneal(z, eps, in_a, n_iter, k=3, t0=0.1, rng=None, moves="flip"):
         if moves == "flip":
             j = int(rng.integers(d))
             if 0 < cost.in_a.sum() + (-1 if cost.in_a[j] else 1) < d:
-                delta = cost.flip_cost(j) - before
-                if delta < 0 or u < np.exp(-delta / temp):
+                if u < acceptance(cost.flip_cost(j) - before, temp):
                     cost.flip(j)
                     moved[t - 1, 0] = j
         else:
             j = int(rng.choice(np.flatnonzero(cost.in_a)))
             l = int(rng.choice(np.flatnonzero(~cost.in_a)))
             cost.flip(j)
-            delta = cost.flip_cost(l) - before
-            if delta < 0 or u < np.exp(-delta / temp):
+            if u < acceptance(cost.flip_cost(l) - before, temp):
                 cost.flip(l)
                 moved[t - 1] = j, l
             else:
@@ -201,7 +210,8 @@ class PostprocessedICA:
     After ``fit(X)``: ``sources_`` (n x d), ``mixing_`` (p x d), ``components_`` (d x p unmixing,
     S = (X - mean_) components_^T), ``mean_``, ``membership_`` (bool, True = cause A),
     ``mi_trace_`` (MI after each iteration), ``mi_initial_``, ``mi_`` (final), ``moved_`` (the
-    indices moved per iteration, -1 for none), ``ica_n_iter_``.
+    indices moved per iteration, -1 for none), ``initial_membership_``, ``ica_n_iter_``.
+    Scoring against the true causes and the chapter's runs live in ``lib.chapters.ch06_ppica``.
     """
 
     def __init__(
@@ -215,22 +225,28 @@ class PostprocessedICA:
         moves="flip",
         random_state=None,
     ):
-        if n_components < 2:
-            raise ValueError(f"n_components must be >= 2 to form two causes, got {n_components}")
-        if n_sweeps < 1:
-            raise ValueError(f"n_sweeps must be >= 1, got {n_sweeps}")
-        if moves not in ("flip", "swap"):
-            raise ValueError(f"moves must be 'flip' or 'swap', got {moves!r}")
         self.n_components, self.tol, self.max_iter = n_components, tol, max_iter
         self.k, self.n_sweeps, self.t0, self.random_state = k, n_sweeps, t0, random_state
         self.moves = moves
+
+    def _validate_params(self):
+        """Check the constructor's arguments (scikit-learn style: at fit time, not in __init__)."""
+        if self.n_components < 2:
+            raise ValueError(f"n_components must be >= 2 to form two causes, got {self.n_components}")
+        if self.n_sweeps < 1:
+            raise ValueError(f"n_sweeps must be >= 1, got {self.n_sweeps}")
+        if self.t0 <= 0:
+            raise ValueError(f"t0 must be positive, got {self.t0}")
+        if self.moves not in ("flip", "swap"):
+            raise ValueError(f"moves must be 'flip' or 'swap', got {self.moves!r}")
 
     def fit(self, X):
         """Run FastICA on X (n x p), then anneal the memberships of its sources."""
         return self.fit_sources(self.fit_ica(X).transform(X))
 
     def fit_ica(self, X):
-        """Only the FastICA step: sets components_, mixing_, mean_, ica_n_iter_."""
+        """Only the FastICA step: sets components_, mixing_, mean_, ica_n_iter_; returns self."""
+        self._validate_params()
         X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
         if not np.isfinite(X).all():
             raise ValueError("X contains NaN or inf")
@@ -248,9 +264,27 @@ class PostprocessedICA:
         X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
         return (X - self.mean_) @ self.components_.T
 
-    def fit_sources(self, S):
-        """Anneal memberships for fixed sources S (n x d); ICA attributes are left untouched."""
-        self.sources_ = S = np.asarray(S, dtype=np.float64)
+    def fit_sources(self, S, membership=None):
+        """Anneal memberships for fixed sources S (n x d); ICA attributes are left untouched.
+
+        With ``membership`` given (one bool per source, e.g. a stored run's), take it as the
+        fitted grouping instead of annealing: sets ``sources_``, ``membership_`` and
+        ``initial_membership_`` only (no MI trace). Returns self.
+        """
+        self._validate_params()
+        S = np.asarray(S, dtype=np.float64)
+        if S.ndim != 2 or not np.isfinite(S).all():
+            raise ValueError(f"S must be a finite (n, d) array, got shape {S.shape}")
+        if membership is not None:
+            membership = np.asarray(membership).astype(bool)
+            if membership.shape != (S.shape[1],):
+                raise ValueError(
+                    f"membership must have one entry per source ({S.shape[1]}), got {membership.shape}"
+                )
+            self.sources_, self.membership_ = S, membership
+            self.initial_membership_ = membership.copy()
+            return self
+        self.sources_ = S
         rng = np.random.default_rng(self.random_state)
         z = standardize(S, noise=True, random_state=rng, name="sources")
         eps = ksg_joint_radii(z, self.k, device="cpu")
@@ -286,11 +320,6 @@ def _fit_ica(X, n_components, tol, max_iter, random_state):
     pixel gives sign 0, which zeroes half the whitened dimensions and leaves duplicated,
     correlated "independent" components.
     """
-    import warnings
-
-    from sklearn.decomposition import FastICA
-    from sklearn.exceptions import ConvergenceWarning
-
     keep = X.std(0) > 0
     if keep.sum() < n_components:
         raise ValueError(f"n_components={n_components} exceeds the {keep.sum()} non-constant features")
@@ -309,148 +338,3 @@ def _fit_ica(X, n_components, tol, max_iter, random_state):
     mixing = np.zeros((X.shape[1], n_components))
     components[:, keep], mixing[keep] = ica.components_, ica.mixing_
     return components, mixing, X.mean(0), int(ica.n_iter_)
-
-
-# ---- scoring against the truth ---------------------------------------------------------------
-
-
-def upright_share(sources, part_a, part_b):
-    """Share of each source's mixing column that draws the upright part (part a).
-
-    Regressing the input on the sources gives each source's mixing column, cov(x, s_c) / var(s_c)
-    (for FastICA's uncorrelated sources this is its column of ``mixing_``: the image the
-    component adds to a reconstruction). The composites are additive, x = a + b, so the column
-    splits exactly into an upright image cov(a, s_c) and a rotated image cov(b, s_c). Returns
-    |cov(a, s_c)|^2 / (|cov(a, s_c)|^2 + |cov(b, s_c)|^2) per source: 1 = it draws only upright
-    pixels, 0 = only rotated ones; the source's true cause is the part with the larger share.
-    """
-    S = np.asarray(sources, dtype=np.float64)
-    pa, pb = (np.asarray(p, dtype=np.float64).reshape(len(p), -1) for p in (part_a, part_b))
-    if not (len(S) == len(pa) == len(pb)) or pa.shape != pb.shape:
-        raise ValueError(f"sources {S.shape} and parts {pa.shape}, {pb.shape} do not match")
-    S = S - S.mean(0)
-    energy_a = ((S.T @ (pa - pa.mean(0))) ** 2).sum(1)
-    energy_b = ((S.T @ (pb - pb.mean(0))) ** 2).sum(1)
-    return energy_a / (energy_a + energy_b)
-
-
-def assigned_share(membership, true_a, weights=None):
-    """Share of sources whose cause matches their true cause, under the better labelling of the
-    two causes (A = upright or A = rotated); ``weights`` (e.g. how single-cause each source is,
-    |2 * upright_share - 1|) turn it into a weighted share."""
-    match = np.asarray(membership, bool) == np.asarray(true_a, bool)
-    agree = np.average(match, weights=weights)
-    return float(max(agree, 1 - agree))
-
-
-def chance_share(membership, true_a, weights=None, n_perm=2000, random_state=0):
-    """Expected ``assigned_share`` of a random membership with the same cause sizes."""
-    rng = np.random.default_rng(random_state)
-    membership = np.asarray(membership, bool)
-    perms = np.array([rng.permutation(membership) for _ in range(n_perm)])
-    agree = np.average(perms == np.asarray(true_a, bool), axis=1, weights=weights)
-    return float(np.maximum(agree, 1 - agree).mean())
-
-
-def share_trace(initial, moved, true_a):
-    """``assigned_share`` after every annealing iteration, replayed from the moves
-    (``moved``: (n_iter, 2) indices per iteration, -1 for none, as ``anneal`` returns)."""
-    in_a = np.asarray(initial, bool).copy()
-    true_a = np.asarray(true_a, bool)
-    agree = np.empty(len(moved))
-    matches = int(np.sum(in_a == true_a))
-    for t, pair in enumerate(np.asarray(moved).reshape(len(moved), -1)):
-        for j in pair[pair >= 0]:
-            matches += -1 if in_a[j] == true_a[j] else 1
-            in_a[j] = not in_a[j]
-        agree[t] = matches
-    agree /= len(true_a)
-    return np.maximum(agree, 1 - agree)
-
-
-def cost_landscape(sources, true_a, n_random=20, k=3, random_state=0):
-    """Eq. 6.2 at reference groupings of fixed sources: the true grouping, random groupings of
-    the same sizes, and every one-source-versus-the-rest split. Returns a dict of MIs (nats)."""
-    rng = np.random.default_rng(random_state)
-    true_a = np.asarray(true_a, bool)
-    if true_a.all() or not true_a.any():
-        raise ValueError("the true grouping puts every source in one cause")
-    z = standardize(sources, noise=True, random_state=rng, name="sources")
-    eps = ksg_joint_radii(z, k, device="cpu")
-    mi = lambda m: ksg_from_radii(z[:, m], z[:, ~m], eps, k, device="cpu")
-    singles = np.eye(len(true_a), dtype=bool)
-    return {
-        "truth": mi(true_a),
-        "random": np.array([mi(rng.permutation(true_a)) for _ in range(n_random)]),
-        "one_vs_rest": np.array([mi(m) for m in singles]),
-    }
-
-
-# ---- one multi-run experiment (a sweep function) ---------------------------------------------
-
-
-def ppica_run(
-    n_components,
-    tol,
-    seed,
-    n,
-    n_sweeps,
-    moves="flip",
-    kind="upright012_rot345",
-    data_seed=0,
-    data_dir=None,
-    max_iter=1000,
-):
-    """One PPICA run (ICA and annealing seeded by ``seed``) on the chapter-6 composites, scored
-    against the truth (single-threaded: sweeps run several of these in parallel processes).
-
-    Returns the final and initial MI, the MI and assigned-share traces, the share of sources
-    assigned to their true cause (plain and weighted by how single-cause each source is) with
-    their chance levels, the sources' purity, the reconstruction score of the A-only / B-only
-    reconstructions (lib.metrics) and their separation score (lib.metrics.reconstruction_separation,
-    as they are and with each image set's mean removed), the membership, the ICA iterations and
-    the CPU seconds.
-    """
-    import time
-
-    from threadpoolctl import threadpool_limits
-
-    from lib.data import make_composite
-    from lib.metrics import reconstruction_score, reconstruction_separation
-
-    numba.set_num_threads(1)
-    data = make_composite(kind, n=n, seed=data_seed, data_dir=data_dir)
-    X, pa, pb = (a.reshape(len(a), -1) for a in (data.x, data.part_a, data.part_b))
-    start = time.process_time()
-    with threadpool_limits(1):
-        model = PostprocessedICA(
-            n_components, tol=tol, max_iter=max_iter, n_sweeps=n_sweeps, moves=moves, random_state=seed
-        ).fit(X)
-    seconds = time.process_time() - start
-    share_a = upright_share(model.sources_, pa, pb)
-    true_a, clarity = share_a > 0.5, np.abs(2 * share_a - 1)
-    m = model.membership_
-    r_a, r_b = model.reconstruct("a"), model.reconstruct("b")
-    recon = reconstruction_score(r_a, r_b, pa, pb)
-    separation = reconstruction_separation(r_a, r_b, pa, pb)
-    centred = reconstruction_separation(*(a - a.mean(0) for a in (r_a, r_b, pa, pb)))
-    return {
-        "mi": model.mi_,
-        "mi_initial": model.mi_initial_,
-        "mi_trace": model.mi_trace_,
-        "share": assigned_share(m, true_a),
-        "chance": chance_share(m, true_a),
-        "share_weighted": assigned_share(m, true_a, clarity),
-        "chance_weighted": chance_share(m, true_a, clarity),
-        "share_trace": share_trace(model.initial_membership_, model.moved_, true_a),
-        "purity": float(np.mean(np.maximum(share_a, 1 - share_a))),
-        "upright_share": share_a,
-        "membership": m.astype(np.int64),
-        "recon_score": recon["score"],
-        "recon_separation": separation["score"],
-        "recon_separation_centred": centred["score"],
-        "ica_n_iter": model.ica_n_iter_,
-        "n_in_a": int(m.sum()),
-        "n_upright": int(true_a.sum()),
-        "cpu_seconds": seconds,
-    }

@@ -1,20 +1,14 @@
-"""Post-processed ICA (lib.ppica): incremental KSG cost, annealer, truth scoring."""
+"""Post-processed ICA (lib.ppica): incremental KSG cost, annealer, estimator; truth scoring
+(lib.chapters.ch06_ppica)."""
 
 import numba
 import numpy as np
 import pytest
 
+import lib.ppica
+from lib.chapters.ch06_ppica import assigned_share, chance_share, share_trace, upright_share
 from lib.mi import ksg_from_radii, ksg_joint_radii, ksg_mi, standardize
-from lib.ppica import (
-    IncrementalKSG,
-    PostprocessedICA,
-    anneal,
-    assigned_share,
-    chance_share,
-    share_trace,
-    temperature,
-    upright_share,
-)
+from lib.ppica import IncrementalKSG, PostprocessedICA, acceptance, anneal, temperature
 
 numba.set_num_threads(1)  # tiny problems: threads cost more than they save on a shared machine
 
@@ -140,8 +134,45 @@ def test_bad_input_is_rejected():
     with pytest.raises(ValueError, match="one cause"):
         IncrementalKSG(z, ksg_joint_radii(z, 3), np.array([True, True]))
     with pytest.raises(ValueError, match="n_components"):
-        PostprocessedICA(1)
+        PostprocessedICA(1).fit(S)
+    with pytest.raises(ValueError, match="moves"):
+        PostprocessedICA(2, moves="jump").fit_sources(S)
+    with pytest.raises(ValueError, match="membership"):
+        PostprocessedICA(2).fit_sources(S, membership=[True])
     with pytest.raises(ValueError, match="exceeds"):
         PostprocessedICA(10).fit(S)
     with pytest.raises(ValueError, match="cause must be"):
         PostprocessedICA(2, n_sweeps=1, random_state=0).fit(S @ np.eye(2)).reconstruct("c")
+
+
+def test_init_only_stores_and_fit_returns_self():
+    # scikit-learn convention: no validation in __init__, fitted state ends in "_"
+    model = PostprocessedICA(1, n_sweeps=0, moves="jump", random_state=3)
+    assert (model.n_components, model.n_sweeps, model.moves, model.random_state) == (1, 0, "jump", 3)
+    assert not [k for k in vars(model) if k.endswith("_")]
+    S, _ = two_groups(n=200, per=2)
+    model = PostprocessedICA(4, n_sweeps=2, random_state=0)
+    assert model.fit_sources(S) is model
+    assert model.mi_ == model.mi_trace_[-1]
+
+
+def test_fit_sources_with_a_given_membership_skips_annealing():
+    S, truth = two_groups(n=200, per=2)
+    model = PostprocessedICA(4).fit_sources(S, membership=truth.astype(int))
+    assert model.membership_.dtype == bool and np.array_equal(model.membership_, truth)
+    assert np.array_equal(model.sources_, S)
+    assert not hasattr(model, "mi_trace_")
+
+
+def test_acceptance_is_eq_5_9_and_the_annealer_uses_it(monkeypatch):
+    deltas = np.array([-1.0, 0.0, 0.05, 0.3])
+    expected = np.minimum(1.0, np.exp(-deltas / 0.1))
+    assert np.allclose(acceptance(deltas, 0.1), expected)
+    assert acceptance(-1e6, 1e-9) == 1.0  # no overflow for a large downhill move
+    S, _ = two_groups(n=200, per=2)
+    z = standardize(S, True, 0)
+    eps = ksg_joint_radii(z, 3)
+    start = np.array([True, False, True, False])
+    monkeypatch.setattr(lib.ppica, "acceptance", lambda delta, temp: 0.0)  # reject every move
+    in_a, _, moved, _ = anneal(z, eps, start, n_iter=20, rng=0)
+    assert np.array_equal(in_a, start) and np.all(moved == -1)
