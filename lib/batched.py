@@ -57,20 +57,18 @@ from torch import nn
 from torch.func import functional_call, stack_module_state
 
 from lib.autoencoders import ASAE, asae_loss
+from lib.checkpoints import as_checkpoint, rng_states, set_rng_states
 from lib.ddn import DDN, DDNConfig, DDNTrainer, encoding_losses, make_optimizer, reconstruction_losses, sq_err
 from lib.nets import device as choose_device
 from lib.nets import make_optimiser
 from lib.training import (
     TrainConfig,
     _composite,
-    as_checkpoint,
     as_tensor,
     asae_epoch_scores,
     evaluate,
     example_rows,
     final_truth_scores,
-    rng_states,
-    set_rng_states,
 )
 
 
@@ -237,7 +235,7 @@ def train_batched(
     separate run); required with models, default the int seeds. ``x``: (n, d) tensor on the
     models' device. ``on_epoch(model)`` is called for every seed's model before training and
     after each epoch, as in ``train``; ``histories[k]`` is seed k's list. ``checkpoint`` (path or
-    ``lib.training.Checkpoint``): saved every epoch, resumed, removed at the end, as in ``train``.
+    ``lib.checkpoints.Checkpoint``): saved every epoch, resumed, removed at the end, as in ``train``.
     """
     items = list(models_or_seeds)
     if items and all(isinstance(m, (int, np.integer)) for m in items):

@@ -10,7 +10,7 @@ Runs one headline experiment exactly at the thesis's sizes and writes
 
 The runs go through ``lib.experiments.sweep`` (profile "thesis", sweep ``evidence-NAME``), so
 every finished run is stored under ``results/thesis/runs/evidence-NAME/`` and a rerun reuses it;
-ASAE and DDN runs also save a checkpoint after every epoch (``lib.training.Checkpoint``), so a
+ASAE and DDN runs also save a checkpoint after every epoch (``lib.checkpoints.Checkpoint``), so a
 killed run resumes inside the run. Seeds are ``seed .. seed + runs - 1``: a rerun with more runs
 computes only the new ones.
 
@@ -38,6 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lib.chapters.ch06_ppica import ppica_run
+from lib.chapters.ch09_ddn import MI_THRESHOLD, VARIANTS, run_ddn, summarise
 from lib.claims import grouping_above_chance, make_claim
 from lib.data import (
     FETCH_HINT,
@@ -47,11 +49,9 @@ from lib.data import (
     require_composites,
     resolve_data_dir,
 )
-from lib.ddn import MI_THRESHOLD, VARIANTS, run_ddn, summarise
 from lib.experiments import SWEEP_LOG, _atomic_write, _jsonable, results_dir, sweep
 from lib.identity import code_fingerprint, data_fingerprint
 from lib.nets import device
-from lib.ppica import ppica_run
 from lib.training import run_asae
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian package dataset-fashion-mnist
@@ -135,7 +135,7 @@ def _configs_asae(s, data_dir, seed, runs):
 
 
 def _configs_ddn(s, data_dir, seed, runs):
-    # As lib.ddn.chapter_plan builds chapter 9's runs of the model as written ("faithful").
+    # As lib.chapters.ch09_ddn.chapter_plan builds chapter 9's runs of the model as written ("faithful").
     return [
         dict(
             kind="simple",

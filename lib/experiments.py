@@ -25,13 +25,14 @@ import numpy as np
 import torch
 import yaml
 from joblib import Parallel, delayed
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from lib import cluster
 from lib.checkpoints import Checkpoint
 from lib.claims import make_claim
 from lib.data import DATA_READS, identify_idx_files
 from lib.identity import chapter_fingerprint, data_fingerprint, data_identity, function_fingerprint
+from lib.training import progress_enabled
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -303,7 +304,7 @@ def _stored(paths, code, log):
     return found
 
 
-def sweep(fn, configs, *, name, profile, n_jobs=None, progress=True, scheduler=None):
+def sweep(fn, configs, *, name, profile, n_jobs=None, progress=None, scheduler=None):
     """Run ``fn(**config)`` for every config in parallel processes; resume finished runs.
 
     Each finished run is stored under ``results/<profile>/runs/<name>/<config hash>`` with the
@@ -342,7 +343,8 @@ def sweep(fn, configs, *, name, profile, n_jobs=None, progress=True, scheduler=N
         print(f"{name}: recomputing stored runs whose {', '.join(log['stale'])}", file=sys.stderr, flush=True)
 
     def store(finished, notes=lambda provenance: ()):  # as each run finishes, wherever it ran
-        for i, result, provenance in tqdm(finished, total=len(todo), desc=name, disable=not progress):
+        show = progress_enabled() if progress is None else progress
+        for i, result, provenance in tqdm(finished, total=len(todo), desc=name, disable=not show):
             for note in notes(provenance):
                 if note not in log["warnings"]:
                     log["warnings"].append(note)

@@ -28,6 +28,8 @@ import numpy as np
 import torch
 from scipy.special import digamma, gammaln
 
+from lib import nets
+
 NOISE = 1e-10  # tie-breaking noise, in units of each standardised column's std (= 1)
 CLAMP = 1e-12  # MeanNN's smallest distance: duplicate rows give log(CLAMP), not log 0
 MAX_ABS = np.finfo(np.float64).max / 2  # larger values overflow differences (distances)
@@ -265,13 +267,12 @@ def _pow2_scaled(x):
 
 
 def _device(device):
-    return torch.device(device if device is not None else "cuda")
+    return torch.device(device if device is not None else nets.device())
 
 
 def _use_torch(device):
-    if device is None:
-        return torch.cuda.is_available()
-    return torch.device(device).type != "cpu"
+    """The torch path runs on an accelerator (``device``, else lib.nets.device()); CPU uses numba."""
+    return _device(device).type != "cpu"
 
 
 def _chunks(n):

@@ -43,12 +43,20 @@ import os
 import torch
 from torch import nn
 
+RMSPROP_EPS = 1e-6
+"""The one eps of eq. 7.4's RMSprop, inside the square root: Lasagne's default, the library whose
+RMSprop eq. 7.4 matches. Every model's default (``RMSprop``, ``make_optimiser``,
+``lib.ddn.DDNConfig.rms_eps``); ``torch-rmsprop`` uses the same number outside the root."""
 RMSPROP_FORMS = ("lasagne", "printed")
 OPTIMISERS = ("rmsprop", "adam", "sgd", "torch-rmsprop")
 
 
 def check_rmsprop_args(
-    lr: float = 1e-3, gamma: float = 0.9, eps: float = 1e-6, momentum: float = 0.0, form: str = "lasagne"
+    lr: float = 1e-3,
+    gamma: float = 0.9,
+    eps: float = RMSPROP_EPS,
+    momentum: float = 0.0,
+    form: str = "lasagne",
 ) -> None:
     """Raise ValueError naming the first bad RMSprop setting."""
     if not lr >= 0:
@@ -83,7 +91,7 @@ class RMSprop(torch.optim.Optimizer):
         params,
         lr: float = 1e-3,
         gamma: float = 0.9,
-        eps: float = 1e-6,
+        eps: float = RMSPROP_EPS,
         momentum: float = 0.0,
         form: str = "lasagne",
     ):
@@ -137,7 +145,7 @@ class RMSprop(torch.optim.Optimizer):
 def make_optimiser(params, name: str = "rmsprop", lr: float = 1e-3, **kw) -> torch.optim.Optimizer:
     """The optimiser ``name`` for ``params`` at learning rate ``lr`` (used by every model).
 
-    - ``"rmsprop"``: eq. 7.4 (``RMSprop`` above); kw: gamma (0.9), eps (1e-6), momentum (0),
+    - ``"rmsprop"``: eq. 7.4 (``RMSprop`` above); kw: gamma (0.9), eps (``RMSPROP_EPS``, 1e-6), momentum (0),
       form ("lasagne").
     - ``"adam"``: eq. 7.5, torch's Adam with its default betas; kw passed on.
     - ``"sgd"``: eq. 7.2, or 7.3 with kw momentum.
@@ -161,7 +169,7 @@ def make_optimiser(params, name: str = "rmsprop", lr: float = 1e-3, **kw) -> tor
             params,
             lr=lr,
             alpha=kw.get("gamma", 0.9),
-            eps=kw.get("eps", 1e-6),
+            eps=kw.get("eps", RMSPROP_EPS),
             momentum=kw.get("momentum", 0.0),
         )
     raise ValueError(f"unknown optimiser {name!r}; choose one of {OPTIMISERS}")

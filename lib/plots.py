@@ -1,8 +1,10 @@
-"""Shared plotting: image grids, MI curves with their ground-truth companions, figure saving."""
+"""Shared plotting: image grids, MI curves with their ground-truth companions, figure saving, and
+chapter 9's figures (the DDN diagram, cross plots, reconstructions, MI and score curves)."""
 
 import matplotlib.pyplot as plt
 import numpy as np
 
+from lib.diagrams import arrow, box
 from lib.experiments import results_dir
 
 
@@ -23,7 +25,7 @@ def tile(images, ncols, pad=1, pad_value=None):
     n, h, w = images.shape
     nrows = int(np.ceil(n / ncols))
     fill = np.nanmin(images) if pad_value is None else pad_value
-    canvas = np.full((nrows * (h + pad) - pad, ncols * (w + pad) - pad), fill)
+    canvas = np.full((nrows * (h + pad) - pad, ncols * (w + pad) - pad), float(fill))  # never an int canvas
     for i, img in enumerate(images):
         r, c = divmod(i, ncols)
         canvas[r * (h + pad) : r * (h + pad) + h, c * (w + pad) : c * (w + pad) + w] = img
@@ -119,5 +121,204 @@ def claims_figure(claims, width=9.0):
         plt.Line2D([], [], marker=m, color=c, ls="", label=lab) for m, c, lab in VERDICT_STYLE.values()
     ]
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0), ncol=4, fontsize=8, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+# ----------------------------------------------------------------------------- chapter 9 (DDN)
+def cross_figure(run, title=None):
+    """Cross plot (fig. 9.6): top row and left column are the inputs; cell (i, j) decodes z_a of
+    the input above it (column j) with z_b of the input left of it (row i)."""
+    h, w = (int(v) for v in run["shape"])
+    xs, grid = np.asarray(run["x_show"]).reshape(-1, h, w), np.asarray(run["cross"])
+    n = len(xs)
+    canvas = np.full(((n + 1) * (h + 2), (n + 1) * (w + 2)), 0.5)
+
+    def put(i, j, img):
+        canvas[i * (h + 2) + 1 : i * (h + 2) + 1 + h, j * (w + 2) + 1 : j * (w + 2) + 1 + w] = img
+
+    for k in range(n):
+        put(0, k + 1, xs[k])
+        put(k + 1, 0, xs[k])
+        for j in range(n):
+            put(k + 1, j + 1, grid[k, j].reshape(h, w))
+    fig, ax = plt.subplots(figsize=(0.75 * (n + 1) * w / 28 + 0.4, 0.75 * (n + 1) + 0.4))
+    ax.imshow(canvas, cmap="gray", vmin=0, vmax=1)
+    ax.set_xticks([]), ax.set_yticks([])
+    ax.set_xlabel("z_a from the input in the top row"), ax.set_ylabel("z_b from the input in the left column")
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def reconstruction_figure(runs, names, n_rows=6, suffix=""):
+    """Fig. 9.7: for each run, columns input, y_a (z_a only), y_b (z_b only), y_ab (both)."""
+    h, w = (int(v) for v in runs[0]["shape"])
+    cols = ["x_show", "y_a" + suffix, "y_b" + suffix, "y_ab" + suffix]
+    heads = ["x", "y_a", "y_b", "y_ab"]
+    fig, axes = plt.subplots(
+        n_rows, 4 * len(runs), figsize=(0.9 * 4 * len(runs) * w / 28, 0.95 * n_rows), squeeze=False
+    )
+    for r, (run, name) in enumerate(zip(runs, names)):
+        for c, key in enumerate(cols):
+            for i in range(n_rows):
+                ax = axes[i, 4 * r + c]
+                ax.imshow(np.asarray(run[key])[i].reshape(h, w), cmap="gray", vmin=0, vmax=1)
+                ax.set_xticks([]), ax.set_yticks([])
+                if i == 0:
+                    ax.set_title(f"{name}\n{heads[c]}" if c == 0 else heads[c], fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def ddn_diagram():
+    """Figs 9.2 and 9.3 as two panels: (a) the basic DDN (encoders f^a, f^b, predictors q^ab,
+    q^ba); (b) with the decoders g^a, g^b, g^ab of stage 2."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.3))
+    for ax, extended in zip(axes, [False, True]):
+        ax.set_xlim(0, 10), ax.set_ylim(0, 6), ax.axis("off")
+        x = box(ax, (1, 3), "$x$", 0.8)
+        za, zb = box(ax, (4, 4.5), "$z^a$", 0.8), box(ax, (4, 1.5), "$z^b$", 0.8)
+        arrow(ax, x, za, "$f^a$"), arrow(ax, x, zb, "$f^b$")
+        arrow(ax, za, zb, rad=0.35), arrow(ax, zb, za, rad=0.35)  # arc3: a->b bends left, b->a right
+        (
+            ax.text(3.25, 3, "$q^{ab}$", ha="right", va="center"),
+            ax.text(4.75, 3, "$q^{ba}$", ha="left", va="center"),
+        )
+        if extended:
+            ya, yab = box(ax, (8, 5), "$y^a$", 0.8), box(ax, (8, 3), "$y^{ab}$", 0.8)
+            yb = box(ax, (8, 1), "$y^b$", 0.8)
+            arrow(ax, za, ya, "$g^a$"), arrow(ax, zb, yb, "$g^b$")
+            arrow(ax, za, yab), arrow(ax, zb, yab, "$g^{ab}$")
+        ax.set_title("(b) with decoders (Fig 9.3)" if extended else "(a) the basic DDN (Fig 9.2)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def gmmn_figure(g):
+    """Fig 9.1: the GMMN's input, its output and the target codes (first two dimensions), the
+    last two panels on the same axes."""
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.4))
+    titles = ["(a) GMMN input: spherical Gaussian", "(b) GMMN output", "(c) target: autoencoder codes"]
+    for ax, key, title in zip(axes, ["input", "output", "target"], titles):
+        ax.scatter(*np.asarray(g[key])[:, :2].T, s=3, alpha=0.5, color="C0" if key != "target" else "C1")
+        ax.set_title(title, fontsize=9)
+    lims = np.percentile(np.concatenate([g["output"], g["target"]]), [1, 99], axis=0)
+    for ax in axes[1:]:
+        ax.set_xlim(lims[0, 0], lims[1, 0]), ax.set_ylim(lims[0, 1], lims[1, 1])
+    fig.tight_layout()
+    return fig
+
+
+def penalty_figure(cfgs, runs):
+    """KSG MI (left) and probe score (right) per epoch of each penalty run (section 9.1)."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
+    for c, r in zip(cfgs, runs):
+        label = f"{c['penalty']} / {c['kind']}"
+        axes[0].plot(r["mi"], label=label), axes[1].plot(r["truth"], label=label)
+    axes[0].set_ylabel("KSG MI (nats)"), axes[1].set_ylabel("probe score")
+    for ax in axes:
+        ax.set_xlabel("epoch"), ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def chase_figure(cfgs, runs, snapshots):
+    """Fig 9.4: z_a (dots, coloured by the left digit) and its prediction q_ba(z_b) (crosses) at
+    each snapshot epoch, one row per predictor learning rate, the same axes within a row."""
+    fig, axes = plt.subplots(
+        len(runs), len(snapshots), figsize=(3.2 * len(snapshots), 3.2 * len(runs)), squeeze=False
+    )
+    for row, (c, r) in enumerate(zip(cfgs, runs)):
+        za, pa = np.asarray(r["za"]), np.asarray(r["pred_za"])
+        lo, hi = np.percentile(np.concatenate([za.reshape(-1, 2), pa.reshape(-1, 2)]), [0.5, 99.5], axis=0)
+        for j, e in enumerate(snapshots):
+            ax = axes[row, j]
+            ax.scatter(*za[j].T, c=r["label_a"], cmap="tab10", s=3, label="$z^a$")
+            ax.scatter(*pa[j].T, color="k", marker="x", s=4, lw=0.5, label="prediction $q^{ba}(z^b)$")
+            ax.set_xlim(lo[0], hi[0]), ax.set_ylim(lo[1], hi[1])
+            ax.set_title(f"epoch {e}, predictor lr {c['lr_pred']}", fontsize=8)
+    axes[0, 0].legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def _score_panel(ax, runs, ep):
+    """Probe-score curves with each run's final disentangling score as a red square at the end."""
+    curves(ax, [r["truth"] for r in runs], x=ep, color="C2", ylabel="probe score")
+    ax.scatter(
+        [ep[-1]] * len(runs),
+        [r["final_disentanglement"] for r in runs],
+        color="C3",
+        marker="s",
+        zorder=3,
+        label="disentangling score (final codes)",
+    )
+    ax.legend(fontsize=7, loc="upper left")
+
+
+def variants_figure(cmp_runs, names):
+    """One row per DDN variant on Simple MNIST: KSG MI over training; probe score with the final
+    disentangling score; mean held-out probe accuracy of each digit's label from each code."""
+    fig, axes = plt.subplots(len(cmp_runs), 3, figsize=(13, 3.1 * len(cmp_runs)), squeeze=False)
+    ticks = ["left from $z^a$", "right from $z^a$", "left from $z^b$", "right from $z^b$"]
+    for row, (tag, runs) in enumerate(cmp_runs.items()):
+        ep = runs[0]["epoch"]
+        curves(axes[row, 0], [r["mi"] for r in runs], x=ep, ylabel=f"{names[tag]}\nKSG MI (nats)")
+        _score_panel(axes[row, 1], runs, ep)
+        axes[row, 1].set_ylim(-0.02, 1)
+        acc = np.mean([np.asarray(r["final_acc"]).ravel() for r in runs], 0)
+        axes[row, 2].bar(np.arange(4), acc, color=["C0", "C1", "C1", "C0"])
+        axes[row, 2].set_xticks(range(4), ticks, fontsize=7)
+        axes[row, 2].set_ylabel("probe accuracy (chance 0.1)")
+    fig.tight_layout()
+    return fig
+
+
+def ddn_mi_figure(runs):
+    """Figs 9.5, 9.9, 9.12: KSG MI (left) and probe score with the final disentangling score
+    (right, dotted: its minimum effect 0.5) over stages 1 and 3; dashed: the end of stage 1."""
+    ep = runs[0]["epoch"]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.3))
+    curves(axes[0], [r["mi"] for r in runs], x=ep, ylabel="KSG MI (nats)")
+    _score_panel(axes[1], runs, ep)
+    axes[1].set_ylabel("probe score; final disentangling score")
+    axes[1].axhline(0.5, color="C3", ls=":", lw=0.8)
+    e1 = int(ep[np.asarray(runs[0]["stage"]) == 1].max())
+    for ax in axes:
+        ax.axvline(e1, color="0.6", ls="--", lw=0.8)
+    fig.tight_layout()
+    return fig
+
+
+def shared_encoder_figure(cfgs, runs):
+    """Section 9.5.1: MI, predictor loss and probe score during stage 1, split encoders (blue)
+    against one shared encoder (red)."""
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.2))
+    for c, r in zip(cfgs, runs):
+        label = "one shared encoder" if c["shared_encoder"] else "split encoders"
+        col = "C3" if c["shared_encoder"] else "C0"
+        axes[0].plot(r["epoch"], r["mi"], color=col, label=label)
+        axes[1].plot(r["epoch"][1:], r["pred_loss"][1:], color=col, label=label)
+        axes[2].plot(r["epoch"], r["truth"], color=col, label=label)
+    for ax, yl in zip(axes, ["KSG MI (nats)", "predictor loss", "probe score"]):
+        ax.set_ylabel(yl), ax.set_xlabel("epoch"), ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def depth_figure(depths, cfgs, runs):
+    """Section 9.5.2: MI (left) and probe score (right) during stage 1 for each encoder depth."""
+    depths = list(depths)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
+    for d in depths:
+        rs = [r for c, r in zip(cfgs, runs) if c["layers"][0] == d]
+        for i, r in enumerate(rs):
+            label = f"L_e = {d}" if i == 0 else None
+            axes[0].plot(r["epoch"], r["mi"], color=f"C{depths.index(d)}", label=label)
+            axes[1].plot(r["epoch"], r["truth"], color=f"C{depths.index(d)}", label=label)
+    for ax, yl in zip(axes, ["KSG MI (nats)", "probe score"]):
+        ax.set_ylabel(yl), ax.set_xlabel("epoch (stage 1)"), ax.legend(fontsize=7)
     fig.tight_layout()
     return fig

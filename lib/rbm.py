@@ -32,11 +32,9 @@ import math
 import numpy as np
 import torch
 
+from lib import nets
+
 ANTI_HEBBIAN_INITS = ("correct", "random", "one_network")
-
-
-def default_device():
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def _check_sigma(sigma):
@@ -110,7 +108,7 @@ class GRBM:
         self.n_visible, self.n_hidden = int(n_visible), int(n_hidden)
         self.sigma = _check_sigma(sigma)
         self.visible_bias = bool(visible_bias)
-        self.device, self.dtype = torch.device(device or default_device()), dtype
+        self.device, self.dtype = torch.device(device or nets.device()), dtype
         self.generator = torch.Generator(device=self.device).manual_seed(int(random_state))
         self.W = torch.zeros(n_visible, n_hidden, device=self.device, dtype=dtype)
         self.b = torch.zeros(n_hidden, device=self.device, dtype=dtype)

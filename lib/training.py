@@ -1,5 +1,8 @@
 """Training and per-epoch recording for the autoencoders of chapters 7-8.
 
+``fit_epochs`` is the one training loop of the torch models (ASAE, DDN stages, penalty
+autoencoders, GMMN): per-epoch callbacks, a progress bar and per-epoch checkpoints
+(``lib.checkpoints``; ``Checkpoint`` is re-exported here for older imports).
 ``train`` runs minibatch gradient descent (section 8.4: batch 128, RMSprop, lr 1e-3 by default;
 "rmsprop" is eq. 7.4, ``lib.nets.RMSprop``: eps 1e-6 inside the square root, Lasagne's form)
 and calls a hook before the first epoch and after every epoch. ``asae_epoch_scores`` is the
@@ -10,16 +13,18 @@ against its best-matching true part, and the label probe on the codes). ``run_as
 """
 
 import os
-import tempfile
+import sys
 import time
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from lib.autoencoders import ASAE, LOSS_REDUCTIONS, Autoencoder, asae_loss
+from lib.checkpoints import Checkpoint as Checkpoint  # re-exported: lib.experiments imports it here
+from lib.checkpoints import as_checkpoint, rng_states, set_rng_states
 from lib.data import make_composite, note_data_read
 from lib.metrics import (
     code_scores,
@@ -80,116 +85,86 @@ def evaluate(model, x, batch_size=2048):
     return {k: torch.cat([o[k] for o in outs]).cpu().numpy() for k in outs[0]}
 
 
-class Checkpoint:
-    """The per-epoch checkpoint file of one training run (resume inside a run).
+def progress_enabled(progress=None, stream=None):
+    """Whether ``fit_epochs`` shows its progress bar.
 
-    ``save(state)`` writes ``state`` (plain tensors, numbers, strings, lists and dicts of them;
-    numpy arrays and scalars are converted) with ``torch.save`` to a temporary file in the same
-    folder and renames it, so a kill never leaves a half-written checkpoint. ``load()`` reads it
-    back with ``torch.load(..., weights_only=True)`` (numpy arrays come back as numpy) and returns
-    None when there is no checkpoint or it belongs to another run: ``tag`` names the run (the
-    sweep tags it with the run function's code fingerprint; the configuration's hash is in the
-    file name), and a checkpoint with another tag or an unreadable one is ignored and later
-    overwritten. ``remove()`` deletes it once the run is
-    done. ``cpu_before`` is the CPU seconds the interrupted attempts had spent (0 for a fresh run),
-    so that a resumed run can report its whole cost.
+    Never when $BOOK_PROGRESS is "0" or $CI is set (a book build, CI); otherwise ``progress`` when
+    given (True / False), and by default (None) only when ``stream`` (stderr) is a terminal, so a
+    chapter executed by papermill or a sweep's worker process stays silent.
     """
-
-    def __init__(self, path, tag=""):
-        self.path, self.tag, self.cpu_before = Path(path), str(tag), 0.0
-        self._cpu0 = None  # set by load(), in the process that trains (not where it was made)
-
-    def __repr__(self):
-        return f"Checkpoint({str(self.path)!r}, tag={self.tag!r})"
-
-    def load(self):
-        self._cpu0 = time.process_time()
-        if not self.path.exists():
-            return None
-        try:
-            state = torch.load(self.path, map_location="cpu", weights_only=True)
-        except Exception as err:  # noqa: BLE001 - any unreadable file: start the run afresh
-            print(f"ignoring unreadable checkpoint {self.path} ({type(err).__name__}: {err})", flush=True)
-            return None
-        if not isinstance(state, dict) or state.get("tag") != self.tag:
-            return None
-        self.cpu_before = float(state.get("cpu_s", 0.0))
-        return _from_saved(state["state"])
-
-    def save(self, state):
-        if self._cpu0 is None:
-            self._cpu0 = time.process_time()
-        doc = {
-            "tag": self.tag,
-            "state": _to_saveable(state),
-            "cpu_s": self.cpu_before + time.process_time() - self._cpu0,
-        }
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
-        os.close(fd)
-        try:
-            torch.save(doc, tmp)
-            os.replace(tmp, self.path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-
-    def remove(self):
-        self.path.unlink(missing_ok=True)
+    if os.environ.get("BOOK_PROGRESS", "").strip() == "0" or os.environ.get("CI"):
+        return False
+    if progress is not None:
+        return bool(progress)
+    stream = sys.stderr if stream is None else stream
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
 
 
-def as_checkpoint(checkpoint):
-    """None, a ``Checkpoint``, or a path (a checkpoint with an empty tag)."""
-    if checkpoint is None or isinstance(checkpoint, Checkpoint):
-        return checkpoint
-    return Checkpoint(checkpoint)
+def mean_logs(logs):
+    """The mean of each key over a list of per-batch log dicts (None entries skipped); {} if none."""
+    logs = [d for d in logs if d]
+    return {k: float(np.mean([d[k] for d in logs])) for k in logs[0]} if logs else {}
 
 
-_NUMPY = "__numpy__"  # marks a numpy array stored as a tensor
+def fit_epochs(
+    step,
+    batches,
+    n_epochs,
+    *,
+    on_start=None,
+    on_epoch=None,
+    state=None,
+    checkpoint=None,
+    progress=None,
+    desc="epochs",
+):
+    """The one training loop of the book's torch models; returns the history.
+
+    - ``batches(epoch)``: the minibatches of epoch ``epoch`` (0-based), an iterable; a generator
+      that draws its shuffle when iterated keeps the caller's random-number order.
+    - ``step(batch, epoch)``: one update; returns a dict of numbers to log, or None.
+    - ``on_start()``: called once before the first epoch of a fresh run (not after a resume);
+      its result starts the history.
+    - ``on_epoch(epoch, log)``: called after every epoch, with ``epoch`` the number of epochs
+      finished (1-based) and ``log`` the epoch's mean of the step logs (``mean_logs``); its
+      result is appended to the history.
+    - ``state``: a pair ``(save, load)``; ``save()`` returns everything training changes (weights,
+      optimiser states, ``lib.checkpoints.rng_states``, ...) as a dict, ``load(saved)`` restores
+      it from the dict ``save`` made. Needed with ``checkpoint``.
+    - ``checkpoint`` (a ``lib.checkpoints.Checkpoint`` or a path): after every epoch, after
+      ``on_epoch``, ``{**save(), "epoch": k, "history": history}`` is written there. A run that
+      finds a checkpoint of the same run loads it and continues after epoch k with its history,
+      so a killed run ends exactly as an uninterrupted one (same machine). The file is deleted
+      when training finishes.
+    - ``progress``: a tqdm bar over the epochs named ``desc`` (``progress_enabled``).
+    """
+    ckpt = as_checkpoint(checkpoint)
+    if ckpt is not None and state is None:
+        raise ValueError("fit_epochs needs state=(save, load) to checkpoint")
+    saved = ckpt.load() if ckpt else None
+    if saved is not None:
+        state[1](saved)
+        history, done = list(saved["history"]), int(saved["epoch"])
+    else:
+        history, done = ([on_start()] if on_start else []), 0
+    bar = tqdm(total=n_epochs, initial=done, desc=desc, leave=False, disable=not progress_enabled(progress))
+    try:
+        for epoch in range(done, n_epochs):
+            log = mean_logs([step(batch, epoch) for batch in batches(epoch)])
+            if on_epoch:
+                history.append(on_epoch(epoch + 1, log))
+            if ckpt:
+                ckpt.save({**state[0](), "epoch": epoch + 1, "history": history})
+            bar.update()
+    finally:
+        bar.close()
+    if ckpt:
+        ckpt.remove()
+    return history
 
 
-def _to_saveable(obj):
-    """Plain types for ``torch.load(weights_only=True)``: numpy scalars to Python numbers, numpy
-    arrays to tensors (marked, so that they come back as numpy)."""
-    if isinstance(obj, dict):
-        return {k: _to_saveable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_to_saveable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return {_NUMPY: torch.from_numpy(np.ascontiguousarray(obj))}
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
-
-
-def _from_saved(obj):
-    if isinstance(obj, dict):
-        if set(obj) == {_NUMPY}:
-            return obj[_NUMPY].numpy()
-        return {k: _from_saved(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_from_saved(v) for v in obj]
-    return obj
-
-
-def rng_states(*generators):
-    """The state of torch's global RNG (and CUDA's, when in use) and of ``generators``."""
-    state = {"torch": torch.get_rng_state(), "gens": [g.get_state() for g in generators]}
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_states(state, *generators):
-    """Restore what ``rng_states`` saved."""
-    torch.set_rng_state(state["torch"])
-    for gen, saved in zip(generators, state["gens"]):
-        gen.set_state(saved)
-    if "cuda" in state:
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def train(model, x, config, on_epoch=None, checkpoint=None):
+def train(model, x, config, on_epoch=None, checkpoint=None, progress=None):
     """Train ``model`` to reconstruct ``x`` (a (n, d) tensor); return the per-epoch hook results.
 
     ``on_epoch(model)`` is called once before training (epoch 0) and after each epoch, so the
@@ -199,51 +174,55 @@ def train(model, x, config, on_epoch=None, checkpoint=None):
     ``checkpoint`` (a path or a ``Checkpoint``): after every epoch the model and optimiser state,
     the RNG states, the epoch count and the history so far are saved there; a run that finds a
     checkpoint of the same run resumes after its last saved epoch and gives exactly the result of
-    an uninterrupted run (same machine). The checkpoint is deleted when training finishes.
+    an uninterrupted run (same machine). The checkpoint is deleted when training finishes. The
+    loop is ``fit_epochs``; ``progress`` is its progress bar.
     """
     gen = torch.Generator(device=x.device).manual_seed(config.seed)
     kw = {} if config.optimiser_eps is None else {"eps": config.optimiser_eps}
     opt = make_optimiser(model.parameters(), config.optimiser, config.lr, **kw)
-    ckpt = as_checkpoint(checkpoint)
-    saved = ckpt.load() if ckpt else None
-    if saved is not None:
+
+    def batches(epoch):
+        order = torch.randperm(len(x), generator=gen, device=x.device)
+        for start in range(0, len(x), config.batch_size):
+            yield x[order[start : start + config.batch_size]]
+
+    def step(target, epoch):
+        inp = target
+        if config.noise_std:
+            noise = torch.randn(target.shape, generator=gen, device=x.device)
+            inp = target + config.noise_std * noise
+        loss = asae_loss(
+            model, model(inp), target, config.l1_weight, config.l1_activation, config.loss_reduce
+        )
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    def after_epoch(epoch, log):
+        result = on_epoch(model)
+        model.train()  # the hook may have switched to eval mode
+        return result
+
+    def save():
+        return {"model": model.state_dict(), "opt": opt.state_dict(), "rng": rng_states(gen)}
+
+    def load(saved):
         model.load_state_dict(saved["model"])
         opt.load_state_dict(saved["opt"])
         set_rng_states(saved["rng"], gen)
-        history, done = saved["history"], saved["epoch"]
-    else:
-        history, done = ([on_epoch(model)] if on_epoch else []), 0
+
     model.train()
-    for epoch in range(done, config.epochs):
-        order = torch.randperm(len(x), generator=gen, device=x.device)
-        for start in range(0, len(x), config.batch_size):
-            target = x[order[start : start + config.batch_size]]
-            inp = target
-            if config.noise_std:
-                noise = torch.randn(target.shape, generator=gen, device=x.device)
-                inp = target + config.noise_std * noise
-            loss = asae_loss(
-                model, model(inp), target, config.l1_weight, config.l1_activation, config.loss_reduce
-            )
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-        if on_epoch:
-            history.append(on_epoch(model))
-            model.train()  # the hook may have switched to eval mode
-        if ckpt:
-            ckpt.save(
-                {
-                    "model": model.state_dict(),
-                    "opt": opt.state_dict(),
-                    "rng": rng_states(gen),
-                    "epoch": epoch + 1,
-                    "history": history,
-                }
-            )
-    if ckpt:
-        ckpt.remove()
-    return history
+    return fit_epochs(
+        step,
+        batches,
+        config.epochs,
+        on_start=(lambda: on_epoch(model)) if on_epoch else None,
+        on_epoch=after_epoch if on_epoch else None,
+        state=(save, load),
+        checkpoint=checkpoint,
+        progress=progress,
+        desc="ASAE epochs",
+    )
 
 
 def asae_epoch_scores(model, x_eval, part_a, part_b, label_a, label_b, random_state=0):

@@ -8,8 +8,9 @@ import torch
 
 from lib.autoencoders import ASAE
 from lib.batched import BatchedDDNTrainer, Stacked, build_asaes, train_batched
+from lib.checkpoints import Checkpoint
 from lib.ddn import DDNConfig, DDNTrainer
-from lib.training import Checkpoint, TrainConfig, train
+from lib.training import TrainConfig, train
 
 SEEDS = [3, 7, 11]
 # atol: 1e-5 of weights of order 0.1-1. It also covers the bias in front of a batch-normalised

@@ -1,14 +1,17 @@
 """Per-epoch checkpoints: a run killed after epoch k and rerun gives exactly the uninterrupted
-result (lib.training.train / run_asae, lib.ddn.run_ddn, and through lib.experiments.sweep)."""
+result (lib.training.train / run_asae, lib.chapters.ch09_ddn.run_ddn, and through
+lib.experiments.sweep)."""
 
 import numpy as np
 import pytest
 import torch
 
 import lib.training as training
-from lib.ddn import DDNTrainer, run_ddn
+from lib.chapters.ch09_ddn import run_ddn
+from lib.checkpoints import Checkpoint
+from lib.ddn import DDNTrainer
 from lib.experiments import config_key, results_dir, sweep
-from lib.training import ASAE, Checkpoint, TrainConfig, as_tensor, run_asae, train
+from lib.training import ASAE, TrainConfig, as_tensor, run_asae, train
 
 
 class Crash(Exception):
@@ -113,13 +116,13 @@ def ddn_plain():
 @pytest.mark.parametrize("crash_at", [2, 4, 5, 7])  # in stage 1, in stage 2, first stage-3 epoch, last
 def test_run_ddn_resumes_exactly(tmp_path, monkeypatch, ddn_plain, crash_at):
     path = tmp_path / "ddn.ckpt"
-    real = DDNTrainer.epoch
-    monkeypatch.setattr(DDNTrainer, "epoch", crash_on_call(real, crash_at))
+    real = DDNTrainer.batches  # drawn once per epoch
+    monkeypatch.setattr(DDNTrainer, "batches", crash_on_call(real, crash_at))
     with pytest.raises(Crash):
         run_ddn(**DDN_RUN, checkpoint=Checkpoint(path, "x"))
     saved = torch.load(path, weights_only=True)
-    assert saved["state"]["done"] == crash_at - 1
-    monkeypatch.setattr(DDNTrainer, "epoch", real)
+    assert saved["state"]["epoch"] == crash_at - 1
+    monkeypatch.setattr(DDNTrainer, "batches", real)
     resumed = run_ddn(**DDN_RUN, checkpoint=Checkpoint(path, "x"))
     assert_same_result(ddn_plain, resumed)
     assert not path.exists()

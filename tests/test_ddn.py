@@ -1,19 +1,22 @@
-"""Tests of lib.ddn (thesis chapter 9) and lib.ddn_alternatives (section 9.1)."""
+"""Tests of lib.ddn (thesis chapter 9), lib.ddn_alternatives (section 9.1) and the chapter's
+experiments in lib.chapters.ch09_ddn."""
 
 import numpy as np
 import pytest
 import torch
 
+import lib.chapters.ch09_ddn as ch09
+from lib.chapters.ch09_ddn import choose_variant
 from lib.ddn import (
     DDNConfig,
     DDNTrainer,
     alpha_schedule,
-    choose_variant,
     encoding_losses,
     predictive_losses,
     reconstruction_losses,
 )
 from lib.ddn_alternatives import PenaltyAutoencoder, gaussian_mmd2, gmmn_fit, penalty_loss, xcov
+from lib.nets import RMSprop
 
 SMALL = dict(hidden=32, n_code=3, batch_size=64)
 
@@ -284,13 +287,30 @@ def test_bad_optimiser_settings_name_the_setting(bad, name):
 
 def test_penalty_autoencoder_trains_with_eq_7_4(monkeypatch):
     """run_penalty builds its optimiser through lib.nets.make_optimiser: eq. 7.4 by default."""
-    import lib.ddn_alternatives as alt
-    from lib.nets import RMSprop
-
     made = []
-    real = alt.make_optimiser
-    monkeypatch.setattr(alt, "make_optimiser", lambda *a, **k: made.append(real(*a, **k)) or made[-1])
+    real = ch09.make_optimiser
+    monkeypatch.setattr(ch09, "make_optimiser", lambda *a, **k: made.append(real(*a, **k)) or made[-1])
     torch.set_num_threads(1)
-    out = alt.run_penalty("simple", "xcov", 1.0, n=300, epochs=1, hidden=16, n_code=2, n_score=200)
+    out = ch09.run_penalty("simple", "xcov", 1.0, n=300, epochs=1, hidden=16, n_code=2, n_score=200)
     assert [type(o) for o in made] == [RMSprop]
     assert np.isfinite(out["final_mi"]) and len(out["mi"]) == 2
+    # judged like the DDN runs: the disentangling score of the final codes
+    assert isinstance(out["final_disentangled"], bool) and "final_disentanglement" in out
+
+
+def test_chapter_plan_declares_every_sweep_with_a_cost():
+    """lib.chapters.ch09_ddn.plan: the notebook's sweeps (same configs) with cost models."""
+    plan = ch09.plan("smoke", check_data=False)
+    sweeps = ch09.chapter_plan("smoke", use="faithful")
+    assert list(plan) == list(sweeps)
+    for name, exp in plan.items():
+        assert exp.name == name and exp.fn is sweeps[name][0] and exp.configs == sweeps[name][1]
+        cost = exp.cost(exp.configs[0])
+        assert cost[0] in ("ddn", "work") and np.sum(cost[1]) > 0
+    assert ch09.plan("thesis", check_data=False)["simple_faithful"].cost({"kind": "simple", "n": 25000})[
+        1
+    ] == (
+        35 * 196,
+        10 * 196,
+        5 * 196,
+    )
