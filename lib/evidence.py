@@ -50,7 +50,7 @@ from lib.data import (
     resolve_data_dir,
 )
 from lib.experiments import SWEEP_LOG, _atomic_write, _jsonable, results_dir, sweep
-from lib.identity import code_fingerprint, data_fingerprint
+from lib.identity import code_fingerprint, data_fingerprint, function_fingerprint
 from lib.nets import device
 from lib.training import run_asae
 
@@ -290,6 +290,12 @@ EXPERIMENTS = {
         "9.5-simple",
     ),
 }
+
+
+def code_is_current(record) -> bool:
+    """Whether an evidence record's runs were made by the run function's current code."""
+    exp = EXPERIMENTS[record["name"]]
+    return function_fingerprint(exp.fn) in record["info"].get("run_code", [])
 
 
 # ----------------------------------------------------------------------------- data

@@ -2,6 +2,7 @@
 
 from IPython.display import Markdown, display
 
+from lib.evidence import code_is_current
 from lib.summary import SYMBOLS
 
 DATASETS = {
@@ -34,6 +35,15 @@ def page_header(rec):
     display(Markdown(provenance_markdown(rec)))
 
 
+def _currency(record):
+    if code_is_current(record):
+        return "made by the run code this page uses"
+    return (
+        f"**the run code has changed since** (a refactoring or a fix): rerun "
+        f"`python -m lib.evidence {record['name']}` to remake it with this code"
+    )
+
+
 def evidence_markdown(record, chapter_claim=None):
     """A reader's summary of one thesis-scale evidence record (``lib.evidence``), as Markdown.
 
@@ -52,7 +62,10 @@ def evidence_markdown(record, chapter_claim=None):
         ("sizes", f"{info['n_composites']:,} composites, {info['runs']} runs, epochs {info['epochs']}"),
         ("data", f"{info['data']['description']} (`{info['data']['folder']}`)"),
         ("cost", f"{info['seconds']['cpu_runs'] / 60:.1f} CPU-minutes over the runs"),
-        ("code", f"fingerprint `{info['code_fingerprint']}`, built {info['built_utc']}"),
+        (
+            "code",
+            f"fingerprint `{info['code_fingerprint']}`, built {info['built_utc']}; " + _currency(record),
+        ),
         ("rule", claim["rule"]),
     ]
     if chapter_claim is not None:

@@ -18,11 +18,11 @@ import torch
 from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import train_test_split
 
-from lib.checkpoints import as_checkpoint
+from lib.checkpoints import as_checkpoint, rng_states, set_rng_states
 from lib.claims import at_least, at_most, holds
 from lib.costs import updates_per_epoch
 from lib.data import load_mnist, make_composite, require_composites
-from lib.ddn import DDN, DDNConfig, DDNTrainer, sq_err
+from lib.ddn import DDN, DDNConfig, DDNTrainer, make_optimizer, sq_err
 from lib.ddn_alternatives import PenaltyAutoencoder, gmmn_fit, penalty_loss
 from lib.experiments import Experiment, sweep
 from lib.metrics import code_scores, disentanglement_where_scorable, reconstruction_score
@@ -59,6 +59,7 @@ SIZES = {
         depth_epochs=3,
         depths=(1, 2),
         gmmn=dict(ae_epochs=1, gmmn_steps=60, hidden=64, n=1000),
+        ceiling_epochs=2,
     ),
     "book": dict(
         n_comp=None,
@@ -80,6 +81,7 @@ SIZES = {
         depth_epochs=35,
         depths=(1, 2, 4),
         gmmn=dict(ae_epochs=10, gmmn_steps=1500, hidden=256, n=5000),
+        ceiling_epochs=10,
     ),
     "thesis": dict(
         n_comp=25000,
@@ -96,6 +98,7 @@ SIZES = {
         depth_epochs=60,
         depths=(1, 2, 4),
         gmmn=dict(ae_epochs=20, gmmn_steps=4000, hidden=1000, n=50000),
+        ceiling_epochs=35,
     ),
 }
 
@@ -307,6 +310,99 @@ def run_ddn(
         "shape": np.array(comp.x.shape[1:]),
         "cpu_s": time.process_time() - t0 + (ckpt.cpu_before if ckpt else 0.0),
     }
+
+
+CEILING_KINDS = ("simple", "additive", "occlusive")
+
+
+def run_ddn_ceiling(
+    kind: str,
+    seed: int = 0,
+    n: int | None = None,
+    epochs: int = 10,
+    layers=None,
+    hidden: int = 1000,
+    n_score: int = 1000,
+    data_seed: int = 0,
+    data_dir=None,
+    checkpoint=None,
+) -> dict:
+    """The supervised ceiling of the disentangling score for the DDN on a benchmark (a sweep run).
+
+    The encoders f_a, f_b and per-cause decoders g_a, g_b of fig. 9.3, with the benchmark's layers
+    and the DDN's optimisers (eq. 7.4; encoders at lr_enc, decoders at lr_dec), trained with the
+    true parts as targets: ||g_a(f_a(x)) - a||^2 + ||g_b(f_b(x)) - b||^2, each summed over pixels.
+    The codes are then disentangled as far as these networks allow; their score on ``run_ddn``'s
+    scoring rows is what a disentangled DDN scores on this benchmark."""
+    spec = BENCHMARKS[kind]
+    comp = load_benchmark(kind, n=n, data_seed=data_seed, data_dir=data_dir)
+    le, lp, ld = spec["layers"] if layers is None else layers
+    cfg = DDNConfig(enc_layers=le, pred_layers=lp, dec_layers=ld, hidden=hidden)
+    dev = device()
+    x, a, b = (torch.as_tensor(v.reshape(len(v), -1), dtype=torch.float32, device=dev)
+               for v in (comp.x, comp.part_a, comp.part_b))  # fmt: skip
+    torch.manual_seed(seed)
+    model = DDN(x.shape[1], cfg).to(dev)
+    decoders = list(model.dec_a.parameters()) + list(model.dec_b.parameters())
+    opts = [
+        make_optimizer(model.encoder_parameters(), cfg.lr_enc, cfg),
+        make_optimizer(decoders, cfg.lr_dec, cfg),
+    ]
+    gen = torch.Generator(device=dev).manual_seed(seed)
+
+    def batches(epoch):
+        order = torch.randperm(len(x), generator=gen, device=dev)
+        return (order[i : i + cfg.batch_size] for i in range(0, len(x), cfg.batch_size))
+
+    def step(rows, epoch):
+        za, zb = model.encode(x[rows])
+        loss = sq_err(model.dec_a(za), a[rows]) + sq_err(model.dec_b(zb), b[rows])
+        for opt in opts:
+            opt.zero_grad(set_to_none=True)
+        loss.backward()
+        for opt in opts:
+            opt.step()
+        return {"loss": float(loss.detach())}
+
+    def save():
+        return {"model": model.state_dict(), "opts": [o.state_dict() for o in opts], "rng": rng_states(gen)}
+
+    def load(saved):
+        model.load_state_dict(saved["model"])
+        for opt, state in zip(opts, saved["opts"]):
+            opt.load_state_dict(state)
+        set_rng_states(saved["rng"], gen)
+
+    model.train()
+    history = fit_epochs(step, batches, epochs, on_epoch=lambda e, log: log["loss"], state=(save, load),
+                         checkpoint=as_checkpoint(checkpoint), desc="ceiling epochs")  # fmt: skip
+    model.eval()
+    with torch.no_grad():
+        za, zb = (z.cpu().numpy() for z in model.encode(x))
+    rows = np.random.default_rng(data_seed).permutation(len(x))[:n_score]
+    return {**final_disentanglement(za, zb, comp, rows), "loss": np.array(history)}
+
+
+def ceiling_table(cfgs: list, ceilings: list, runs_by_kind: dict) -> pd.DataFrame:
+    """Per benchmark: the supervised ceiling's score beside the chosen variant's runs."""
+    rows = []
+    for cfg, c in zip(cfgs, ceilings):
+        runs = runs_by_kind[cfg["kind"]]
+        scores = [r["final_disentanglement"] for r in runs]
+        rows.append({
+            "benchmark": cfg["kind"],
+            "supervised ceiling": c["final_disentanglement"],
+            "ceiling disentangled": "yes" if c["final_disentangled"] else "no",
+            "DDN runs (mean)": float(np.nanmean(scores)),
+            "DDN runs disentangled": f"{sum(r['final_disentangled'] for r in runs)}/{len(runs)}",
+        })  # fmt: skip
+    return pd.DataFrame(rows).set_index("benchmark").round(3)
+
+
+def record_ceilings(rec, table: pd.DataFrame) -> None:
+    """The ceilings as metrics, one per benchmark."""
+    for kind, value in table["supervised ceiling"].items():
+        rec.metric(f"ceiling_{kind}_score", float(value))
 
 
 def run_chase(
@@ -593,6 +689,8 @@ def chapter_plan(
             ],
         ),
     }
+    ceiling = dict(seed=seed, epochs=s["ceiling_epochs"], hidden=s["hidden"], data_dir=data_dir)
+    plan["ceiling"] = (run_ddn_ceiling, [dict(ceiling, kind=k, n=s["n"][k]) for k in CEILING_KINDS])
     for tag, (_, k) in VARIANTS.items():
         plan[f"simple_{tag}"] = (run_ddn, ddn("simple", k, s["n_runs_variant"]))
     if use is None:
@@ -679,8 +777,14 @@ def _gmmn_cost(config):  # autoencoder images x epochs, plus the GMMN's steps
     return ("work", config["n"] * config["ae_epochs"] + config["gmmn_steps"])
 
 
+def _ceiling_cost(config):  # encoders and decoders only, about a stage-1 epoch each
+    upd = _updates(config.get("n"), config["kind"])
+    return ("ddn", (config["epochs"] * upd, 0, 0), ddn_parameters(config["kind"], config))
+
+
 COSTS = {
     run_ddn: _ddn_cost,
+    run_ddn_ceiling: _ceiling_cost,
     run_chase: _chase_cost,
     run_penalty: _penalty_cost,
     run_gmmn_on_codes: _gmmn_cost,
