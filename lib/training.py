@@ -106,6 +106,23 @@ def mean_logs(logs):
     return {k: float(np.mean([d[k] for d in logs])) for k in logs[0]} if logs else {}
 
 
+def training_state(model, optimisers, generator):
+    """``fit_epochs``'s ``state`` pair for a model, its optimisers and its data generator: what a
+    checkpoint saves and a resumed run loads (the optimisers saved as a list, in order)."""
+
+    def save():
+        return {"model": model.state_dict(), "opts": [o.state_dict() for o in optimisers],
+                "rng": rng_states(generator)}  # fmt: skip
+
+    def load(saved):
+        model.load_state_dict(saved["model"])
+        for opt, state in zip(optimisers, saved["opts"]):
+            opt.load_state_dict(state)
+        set_rng_states(saved["rng"], generator)
+
+    return save, load
+
+
 def fit_epochs(
     step,
     batches,
@@ -202,14 +219,6 @@ def train(model, x, config, on_epoch=None, checkpoint=None, progress=None):
         model.train()  # the hook may have switched to eval mode
         return result
 
-    def save():
-        return {"model": model.state_dict(), "opt": opt.state_dict(), "rng": rng_states(gen)}
-
-    def load(saved):
-        model.load_state_dict(saved["model"])
-        opt.load_state_dict(saved["opt"])
-        set_rng_states(saved["rng"], gen)
-
     model.train()
     return fit_epochs(
         step,
@@ -217,7 +226,7 @@ def train(model, x, config, on_epoch=None, checkpoint=None, progress=None):
         config.epochs,
         on_start=(lambda: on_epoch(model)) if on_epoch else None,
         on_epoch=after_epoch if on_epoch else None,
-        state=(save, load),
+        state=training_state(model, [opt], gen),
         checkpoint=checkpoint,
         progress=progress,
         desc="ASAE epochs",
@@ -400,17 +409,16 @@ def run_asae_ceiling(
         opt.step()
         return {"loss": float(loss.detach())}
 
-    def save():
-        return {"model": model.state_dict(), "opt": opt.state_dict(), "rng": rng_states(gen)}
-
-    def load(saved):
-        model.load_state_dict(saved["model"])
-        opt.load_state_dict(saved["opt"])
-        set_rng_states(saved["rng"], gen)
-
     model.train()
-    history = fit_epochs(step, batches, epochs, on_epoch=lambda e, log: log["loss"], state=(save, load),
-                         checkpoint=as_checkpoint(checkpoint), desc="ceiling epochs")  # fmt: skip
+    history = fit_epochs(
+        step,
+        batches,
+        epochs,
+        on_epoch=lambda e, log: log["loss"],
+        state=training_state(model, [opt], gen),
+        checkpoint=as_checkpoint(checkpoint),
+        desc="ceiling epochs",
+    )
     ev = slice(0, n_eval)
     parts = (data.part_a[ev].reshape(n_eval, -1), data.part_b[ev].reshape(n_eval, -1))
     return {**final_truth_scores(evaluate(model, x), data, ev, parts), "loss": np.array(history)}

@@ -18,7 +18,7 @@ import torch
 from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import train_test_split
 
-from lib.checkpoints import as_checkpoint, rng_states, set_rng_states
+from lib.checkpoints import as_checkpoint
 from lib.claims import at_least, at_most, holds
 from lib.costs import updates_per_epoch
 from lib.data import load_mnist, make_composite, require_composites
@@ -27,7 +27,7 @@ from lib.ddn_alternatives import PenaltyAutoencoder, gmmn_fit, penalty_loss
 from lib.experiments import Experiment, sweep
 from lib.metrics import code_scores, disentanglement_where_scorable, reconstruction_score
 from lib.nets import device, make_optimiser, mlp
-from lib.training import fit_epochs, progress_enabled
+from lib.training import fit_epochs, progress_enabled, training_state
 
 # Section 9.4: (L_e, L_p, L_d) and epochs of stages (1, 2, 3) per benchmark; MNIST anneals alpha.
 BENCHMARKS = {
@@ -364,18 +364,16 @@ def run_ddn_ceiling(
             opt.step()
         return {"loss": float(loss.detach())}
 
-    def save():
-        return {"model": model.state_dict(), "opts": [o.state_dict() for o in opts], "rng": rng_states(gen)}
-
-    def load(saved):
-        model.load_state_dict(saved["model"])
-        for opt, state in zip(opts, saved["opts"]):
-            opt.load_state_dict(state)
-        set_rng_states(saved["rng"], gen)
-
     model.train()
-    history = fit_epochs(step, batches, epochs, on_epoch=lambda e, log: log["loss"], state=(save, load),
-                         checkpoint=as_checkpoint(checkpoint), desc="ceiling epochs")  # fmt: skip
+    history = fit_epochs(
+        step,
+        batches,
+        epochs,
+        on_epoch=lambda e, log: log["loss"],
+        state=training_state(model, opts, gen),
+        checkpoint=as_checkpoint(checkpoint),
+        desc="ceiling epochs",
+    )
     model.eval()
     with torch.no_grad():
         za, zb = (z.cpu().numpy() for z in model.encode(x))
