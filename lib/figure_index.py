@@ -97,6 +97,8 @@ def _lib_names(source: str) -> dict:
         for node in ast.walk(ast.parse(code)):
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("lib"):
                 names.update({a.asname or a.name: f"{node.module}.{a.name}" for a in node.names})
+            elif isinstance(node, ast.Import):
+                names.update({a.asname or a.name: a.name for a in node.names if a.name.startswith("lib")})
     return names
 
 
@@ -104,12 +106,19 @@ def _calls(code: str, names: dict) -> tuple[list, list]:
     """The lib functions a cell calls and the figure files it saves."""
     functions, files = [], []
     for node in ast.walk(ast.parse(code)):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in names:
-            if node.func.id == "save_figure" and len(node.args) > 1:
-                if isinstance(node.args[1], ast.Constant):
-                    files.append(node.args[1].value)
-            elif node.func.id not in {"save_figure", "glue"}:
-                functions.append(names[node.func.id])
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if isinstance(func, ast.Name) and func.id in names:  # from lib.x import f; f(...)
+            name = names[func.id]
+        elif isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in names:
+            name = f"{names[func.value.id]}.{func.attr}"  # from lib import x; x.f(...)
+        else:
+            continue
+        if name.endswith(".save_figure") and len(node.args) > 1 and isinstance(node.args[1], ast.Constant):
+            files.append(node.args[1].value)
+        elif not name.endswith((".save_figure", ".glue")):
+            functions.append(name)
     return list(dict.fromkeys(functions)), files
 
 

@@ -9,6 +9,7 @@ from lib.figure_index import THESIS, chapter_figures, figure_numbers, index_mark
 CHAPTER = """# Chapter 8: test
 
 ```{code-cell} ipython3
+from lib import asae_plots
 from lib.plots import mi_curves, save_figure
 ```
 
@@ -22,6 +23,7 @@ mystnb:
       **Figures 8.6-8.8 — runs.** Reconstructions.
 ---
 fig = mi_curves(runs)
+asae_plots.panel(fig, runs)
 save_figure(fig, "fig8_6", profile)
 ```
 
@@ -44,7 +46,7 @@ def test_a_chapter_figure_is_found_with_its_code_and_file(tmp_path, monkeypatch)
     assert len(figures) == 1 and tables == {"Table 3.1": "tab-3-1"}
     fig = figures[0]
     assert fig.numbers == ["8.6", "8.7", "8.8"] and fig.files == ["fig8_6"]
-    assert fig.functions == ["lib.plots.mi_curves"]
+    assert fig.functions == ["lib.plots.mi_curves", "lib.asae_plots.panel"]
 
 
 def test_rows_cover_the_thesis_and_link_thumbnails(tmp_path, monkeypatch):

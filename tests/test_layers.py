@@ -16,7 +16,7 @@ MODELS = {
 }  # fmt: skip
 PRESENTATION = {
     "lib.plots", "lib.rbm_plots", "lib.diagrams", "lib.ica_demos", "lib.pages", "lib.summary",
-    "lib.run", "lib.book_stamps", "lib.book_assets", "lib.figure_index", "lib.lab",
+    "lib.run", "lib.book_stamps", "lib.book_assets", "lib.figure_index", "lib.lab", "lib.asae_plots",
 }  # fmt: skip
 
 
@@ -85,6 +85,12 @@ def test_models_import_neither_experiments_nor_presentation():
         if name in MODELS
     }
     assert {k: v for k, v in wrong.items() if v} == {}
+
+
+def test_experiments_import_no_presentation():
+    experiments = {n for n in GRAPH if n not in MODELS | PRESENTATION | {"lib"}}
+    wrong = {n: sorted(GRAPH[n][0] & PRESENTATION) for n in experiments if GRAPH[n][0] & PRESENTATION}
+    assert wrong == {}, f"experiments importing figures or pages (move the figure code up): {wrong}"
 
 
 def test_library_code_never_imports_the_runner():
