@@ -62,6 +62,9 @@ _TABLE_LABEL = re.compile(r"^\(tab-(\d+)-(\d+)\)=", re.M)
 _NUMBERS = re.compile(r"(?:Figures?|Fig\.)\s+((?:\d+\.\d+(?:\s*(?:-|–|/|,|and|&)\s*)?)+)")
 
 
+COMPUTING = ("lib.chapters.", "lib.experiments.", "lib.data.")  # what a figure cell computes, not draws
+
+
 @dataclass
 class BookFigure:
     """One figure cell of a chapter."""
@@ -180,16 +183,24 @@ def index_rows(profile: str, chapters=None) -> list[dict]:
     return rows
 
 
+def _function_cell(name: str) -> str:
+    """``lib.rbm_plots.cd_chain_diagram`` as its function name over its module (narrow)."""
+    module, _, function = name.removeprefix("lib.").rpartition(".")
+    return f"`{function}`<br><small>{module}</small>"
+
+
 def index_markdown(rows: list[dict]) -> str:
     """The index as a MyST table: thesis number, title, the book's figure, thumbnail, code."""
-    lines = ["| thesis | what it shows | in the book | thumbnail | drawn by |", "|---|---|---|---|---|"]
+    lines = ["| thesis | in the book | thumbnail | drawn by (in `lib`) |", "|---|---|---|---|"]
     for r in rows:
+        said = f"{r['thesis']}: {r['title']}"
         if "chapter" not in r:
-            lines.append(f"| {r['thesis']} | {r['title']} | not drawn | | |")
+            lines.append(f"| {said} | not drawn | | |")
             continue
         short = r["thesis"].replace("Figure", "Fig.")
-        link = f"{{ref}}`{short} <{r['label']}>`, {chapter_title(r['chapter']).split(':')[0]}"
-        image = f'<img src="{r["thumbnail"]}" alt="{r["thesis"]}" width="150">' if r["thumbnail"] else ""
-        code = "<br>".join(f"`{f}`" for f in r["functions"]) or "(a table)"
-        lines.append(f"| {r['thesis']} | {r['title']} | {link} | {image} | {code} |")
+        link = f"{{ref}}`{short} <{r['label']}>` ({chapter_title(r['chapter']).split(':')[0]})"
+        image = f'<img src="{r["thumbnail"]}" alt="{r["thesis"]}" width="110">' if r["thumbnail"] else ""
+        drawing = [f for f in r["functions"] if not f.startswith(COMPUTING)] or r["functions"]
+        code = "<br>".join(_function_cell(f) for f in drawing) or "(a table)"
+        lines.append(f"| {said} | {link} | {image} | {code} |")
     return "\n".join(lines)

@@ -84,20 +84,30 @@ def all_claims(records, evidence=None):
     return claims
 
 
-def claim_table_rows(records, evidence=None):
-    """(chapter, method, claim, thesis, ours, verdict, at thesis scale) per claim."""
-    return [
-        (
-            c["chapter_title"],
-            c["method"],
-            c["id"],
-            c["thesis"],
-            c["ours"],
-            SYMBOLS[c["verdict"]],
-            SYMBOLS[c["evidence_verdict"]] if "evidence_verdict" in c else "-",
-        )
-        for c in all_claims(records, evidence)
-    ]
+def claims_by_method_markdown(records, evidence=None):
+    """The claims table, one short table per method (claim, thesis, ours, verdicts), as Markdown.
+
+    Narrow enough for the page column: the chapter and method are the table's heading instead of
+    columns, and the claim is named by its figure or section, the full id in small print."""
+    groups = defaultdict(list)
+    for c in all_claims(records, evidence):
+        groups[c["method"]].append(c)
+    parts = []
+    for method, claims in groups.items():
+        chapters = sorted({c["chapter_title"].split(":")[0] for c in claims})
+        rows = [
+            (
+                f"{c.get('figure') or c['id']}<br><small>{c['id']}</small>",
+                c["thesis"],
+                c["ours"],
+                SYMBOLS[c["verdict"]],
+                SYMBOLS[c["evidence_verdict"]] if "evidence_verdict" in c else "-",
+            )
+            for c in claims
+        ]
+        header = ["claim", "thesis", "ours", "verdict", "at thesis scale"]
+        parts.append(f"**{method}** ({', '.join(chapters)})\n\n" + markdown_table(header, rows))
+    return "\n\n".join(parts)
 
 
 def evidence_rows(evidence):

@@ -65,7 +65,7 @@ def test_rows_cover_the_thesis_and_link_thumbnails(tmp_path, monkeypatch):
     assert "chapter" not in by["Figure 2.1"]
     text = index_markdown(rows)
     assert "{ref}`Fig. 8.7 <fig-8-6>`" in text and "{ref}`Table 3.1 <tab-3-1>`" in text
-    assert "| Figure 2.1 | explaining away | not drawn |" in text
+    assert "| Figure 2.1: explaining away | not drawn |" in text
 
 
 def test_every_thesis_figure_and_table_is_in_the_book():

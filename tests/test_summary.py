@@ -30,7 +30,7 @@ def test_tables_from_records():
 
 
 def test_conclusion_is_generated_from_claims():
-    from lib.summary import claim_table_rows, verdict_summary_markdown
+    from lib.summary import claims_by_method_markdown, verdict_summary_markdown
 
     rec = Record("ch06_ppica", "smoke")
     rec.claim(
@@ -43,8 +43,9 @@ def test_conclusion_is_generated_from_claims():
     rec.claim("6.5-ppica-200", method="PPICA", thesis="no grouping", ours="no grouping", verdict="agrees")
     rec.save()
     records = collect_records("smoke", ["ch06_ppica"])
-    rows = claim_table_rows(records)
-    assert rows[0][:3] == ("Chapter 6: The Post-Processed ICA Algorithm", "PPICA", "6.4-ppica-50")
-    assert rows[0][5] == "✗ does not agree"
+    tables = claims_by_method_markdown(records).splitlines()
+    assert tables[0] == "**PPICA** (Chapter 6)"
+    assert tables[4].startswith("| 6.4-ppica-50<br><small>6.4-ppica-50</small> | consistently separates")
+    assert "✗ does not agree" in tables[4] and "✓ agrees" in tables[5]
     summary = verdict_summary_markdown(records)
     assert summary == "- **PPICA** (2 claims) - agrees: 6.5-ppica-200; does not agree: 6.4-ppica-50"

@@ -69,14 +69,16 @@ function label(el) {
   if (cls.length) s += '.' + cls.join('.');
   const sec = el.closest('section[id]');
   if (sec) s += ' in #' + sec.id;
-  const t = (el.innerText || el.textContent || '').trim().replace(/\s+/g, ' ').slice(0, 70);
+  // by code points: slicing UTF-16 units can split a math letter's surrogate pair, which the
+  // driver then cannot deserialize
+  const t = Array.from((el.innerText || el.textContent || '').trim().replace(/\s+/g, ' ')).slice(0, 70).join('');
   return t ? s + ' "' + t + '"' : s;
 }
 function cellLabel(cell) {
   const pre = cell.querySelector('.cell_input pre');
   if (!pre) return label(cell);
   const sec = cell.closest('section[id]');
-  const src = (pre.textContent || '').trim().replace(/\s+/g, ' ').slice(0, 70);
+  const src = Array.from((pre.textContent || '').trim().replace(/\s+/g, ' ')).slice(0, 70).join('');
   return 'cell ' + (pre.id || '?') + (sec ? ' in #' + sec.id : '') + ' "' + src + '"';
 }
 function kind(el) {
