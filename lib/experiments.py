@@ -402,6 +402,7 @@ class Record:
         self.profile = resolve_profile(profile)
         self.metrics, self.info_values, self.thesis, self.claims = {}, {}, {}, {}
         self.provenance = provenance(chapter, data_dir)
+        self.started = time.time()  # the chapter's wall time, for lib.planning (unless it sets one)
 
     def claim(self, claim_id, **fields):
         """State a thesis claim once, with its computed verdict (``lib.claims.make_claim``).
@@ -449,6 +450,7 @@ class Record:
 
     def save(self):
         """Write the record atomically and return its path."""
+        self.info_values.setdefault("wall_seconds", round(time.time() - self.started, 1))
         path = results_dir(self.profile) / f"{self.chapter}.json"
         text = json.dumps(self.as_dict(), indent=1, sort_keys=True)
         _atomic_write(path, lambda tmp: Path(tmp).write_text(text))
