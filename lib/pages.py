@@ -1,5 +1,6 @@
 """What a chapter page shows about itself: the profile, data and code it was computed with."""
 
+import pandas as pd
 from IPython.display import Markdown, display
 
 from lib.evidence import code_is_current
@@ -31,7 +32,9 @@ def provenance_markdown(rec):
 
 
 def page_header(rec):
-    """Show the provenance admonition at the top of a chapter."""
+    """Show the provenance admonition at the top of a chapter, and let the page's tables show
+    whole cells (pandas would cut text after 50 characters with "...")."""
+    pd.set_option("display.max_colwidth", None)
     display(Markdown(provenance_markdown(rec)))
 
 

@@ -70,10 +70,13 @@ def test_rebuild_re_executes_only_after_a_code_data_or_profile_change(tmp_path):
     first = _build(book, **smoke)
     assert _build(book, **smoke) == first, "nothing changed: the page must not re-execute"
     with open(book / "lib" / "rbm.py", "a") as f:
-        f.write("\n# not imported by the chapter\n")
+        f.write("\nNOT_IMPORTED_BY_THE_CHAPTER = 1\n")
     assert _build(book, **smoke) == first, "an edit outside the chapter's imports changes nothing"
     with open(book / "lib" / "data.py", "a") as f:
-        f.write("\n# imported through lib.identity\n")
+        f.write("\n# a comment changes no code\n")
+    assert _build(book, **smoke) == first, "a comment or docstring edit changes nothing"
+    with open(book / "lib" / "data.py", "a") as f:
+        f.write("\nIMPORTED_THROUGH_LIB_IDENTITY = 1\n")
     second = _build(book, **smoke)
     assert second != first, "an edit to a module the chapter imports must re-execute it"
     third = _build(book, BOOK_PROFILE="book")
