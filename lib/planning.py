@@ -20,6 +20,7 @@ basis for GPU-hours. Nothing here runs an experiment; a plan of every chapter ta
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import importlib.util
 import json
@@ -31,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from lib import costs
+from lib.evidence import EXPERIMENTS as EVIDENCE
 from lib.experiments import ROOT, Experiment, _run_paths, _stale, results_dir, toc_chapters
 from lib.identity import function_fingerprint
 
@@ -71,9 +73,29 @@ def stored_runs(exp: Experiment, profile: str) -> int:
 
 
 def units(model) -> float:
-    """The size a cost model scales with: updates (summed over the DDN's stages) or work units."""
+    """The size a cost model scales with: updates (the DDN's summed over its stages and weighted
+    by its millions of weights, when the model gives them) or work units."""
     kind, size = model[0], model[1]
-    return float(sum(size)) if kind == "ddn" else float(size)
+    if kind == "ddn":
+        return float(sum(size)) * (model[2] / 1e6 if len(model) > 2 else 1.0)
+    return float(size)
+
+
+def _qualname(fn) -> str:
+    return f"{fn.__module__}.{fn.__qualname__}"
+
+
+@functools.lru_cache(maxsize=1)
+def _sweeps_by_function() -> dict:
+    """Run function -> the names of every sweep that runs it (the chapters' and the evidence's),
+    so a cost measured in one sweep prices the others."""
+    found = {}
+    for experiments in plans("smoke").values():
+        for exp in (experiments or {}).values():
+            found.setdefault(_qualname(exp.fn), set()).add(exp.name)
+    for name, exp in EVIDENCE.items():
+        found.setdefault(_qualname(exp.fn), set()).add(f"evidence-{name}")
+    return found
 
 
 def _run_cpu_seconds(doc):
@@ -81,12 +103,15 @@ def _run_cpu_seconds(doc):
     return doc.get("cpu_seconds") or (doc.get("result") or {}).get("cpu_s")
 
 
-def measured_rates(name: str, cost) -> list[tuple[float, float]]:
-    """(units, CPU seconds) of every stored run of sweep ``name``, at any profile, that recorded
-    what it cost (``results/*/runs/<name>/``)."""
+def measured_rates(exp: Experiment) -> list[tuple[float, float]]:
+    """(units, CPU seconds) of every stored run of ``exp``'s function, in any sweep that runs it
+    and at any profile, that recorded what it cost (``results/*/runs/<sweep>/``)."""
     rates = []
     base = Path(os.environ.get("BOOK_RESULTS_DIR", ROOT / "results"))
-    for doc_path in sorted(base.glob(f"*/runs/{name}/*.json")):
+    names = {exp.name} | _sweeps_by_function().get(_qualname(exp.fn), set())
+    paths = [p for name in sorted(names) for p in sorted(base.glob(f"*/runs/{name}/*.json"))]
+    cost = exp.cost
+    for doc_path in paths:
         try:
             doc = json.loads(doc_path.read_text())
             size = units(cost(doc["config"]))
@@ -113,28 +138,32 @@ def cost_line(rates) -> tuple[float, float, str]:
     return 0.0, statistics.median(s / u for u, s in top), "proportional"
 
 
-def seconds_per_unit(name: str, cost) -> tuple[tuple | None, str]:
-    """(fixed seconds, CPU seconds per unit) of sweep ``name`` and where they come from: the
-    stored runs (``cost_line``), else the committed run calibration."""
-    rates = measured_rates(name, cost)
+def seconds_per_unit(exp: Experiment) -> tuple[tuple | None, str]:
+    """(fixed seconds, CPU seconds per unit) of ``exp``'s runs and where they come from: the
+    stored runs of its function (``cost_line``), else the committed run calibration."""
+    rates = measured_rates(exp)
     if rates:
         fixed, rate, how = cost_line(rates)
         return (fixed, rate), f"{len(rates)} stored runs, {how}"
     table = json.loads(RUN_CALIBRATION.read_text()) if RUN_CALIBRATION.exists() else {}
-    if name in table:
-        return (table[name].get("fixed_seconds", 0.0), table[name]["seconds_per_unit"]), "runs.json"
+    entry = table.get(_qualname(exp.fn))
+    if entry:
+        return (entry.get("fixed_seconds", 0.0), entry["seconds_per_unit"]), "runs.json"
     return None, "not measured"
 
 
-def run_seconds(exp: Experiment, config: dict, device: str, calibration) -> tuple[float | None, str]:
+def run_seconds(
+    exp: Experiment, config: dict, device: str, calibration, measured=None
+) -> tuple[float | None, str]:
     """Estimated seconds of one run of ``exp`` on ``device`` (CPU-seconds on "cpu"), and the basis.
 
-    On the CPU the sweep's own measured runs come first; the training calibration prices the
-    torch models where no run of the sweep has been measured, and is the only basis on CUDA.
+    On the CPU the measured runs of its function come first (``measured``: ``seconds_per_unit(exp)``
+    when already computed); the training calibration prices the torch models where none has been
+    measured, and is the only basis on CUDA.
     """
     model = exp.cost(config)
     if device == "cpu":
-        line, basis = seconds_per_unit(exp.name, exp.cost)
+        line, basis = measured or seconds_per_unit(exp)
         if line is not None:
             return line[0] + line[1] * units(model), basis
     if model[0] not in ("asae", "ddn"):
@@ -159,8 +188,9 @@ def plan_rows(experiments: dict, profile: str, calibration=None) -> list[dict]:
         stored = stored_runs(exp, profile)
         todo = exp.configs[stored:] if stored < len(exp.configs) else []
         row = {"experiment": key, "runs": len(exp.configs), "stored": stored, "basis": "nothing to run"}
+        measured = seconds_per_unit(exp) if exp.cost and todo else None
         for device in ("cpu", "cuda"):
-            estimates = [run_seconds(exp, c, device, calibration) for c in todo] if exp.cost else []
+            estimates = [run_seconds(exp, c, device, calibration, measured) for c in todo] if exp.cost else []
             secs = [e[0] for e in estimates]
             row[f"{device}_hours"] = None if None in secs or (todo and not exp.cost) else sum(secs) / 3600
             if device == "cpu" and estimates:
@@ -183,13 +213,13 @@ def inline_note(chapter: str, profile: str) -> str:
 def calibrate(path: Path = RUN_CALIBRATION) -> dict:
     """Write the CPU seconds per unit of every chapter sweep with stored, timed runs."""
     table = {}
-    for chapter, experiments in plans("smoke").items():
+    for experiments in plans("smoke").values():
         for exp in (experiments or {}).values():
-            rates = measured_rates(exp.name, exp.cost) if exp.cost else []
-            if rates:
+            rates = measured_rates(exp) if exp.cost else []
+            if rates and _qualname(exp.fn) not in table:
                 fixed, rate, how = cost_line(rates)
-                table[exp.name] = {"chapter": chapter, "fixed_seconds": fixed, "seconds_per_unit": rate,
-                                   "fit": how, "runs": len(rates)}  # fmt: skip
+                table[_qualname(exp.fn)] = {"fixed_seconds": fixed, "seconds_per_unit": rate,
+                                            "fit": how, "runs": len(rates)}  # fmt: skip
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
     return table
