@@ -196,7 +196,7 @@ def measured_tolerances(first, second):
 
 
 def _run_isolated(chapter, profile, parameters, threads, results):
-    """Run one chapter in a fresh process with ``threads`` BLAS/torch threads and a fresh cache."""
+    """Run one chapter in a fresh process with ``threads`` BLAS/torch threads, results under ``results``."""
     env = dict(
         os.environ,
         BOOK_RESULTS_DIR=str(results),
@@ -216,12 +216,16 @@ def _run_isolated(chapter, profile, parameters, threads, results):
 def calibrate(name, profile, parameters, workdir):
     """Measure a chapter's tolerances: run it with 1 and with 2 threads, compare, store.
 
+    The 1-thread run starts from nothing in ``workdir`` (every sweep run computed afresh); the
+    2-thread run is an ordinary run of this checkout, so it reuses the stored runs of the same
+    code and data and leaves its runs and record behind (a book build afterwards reuses them).
+    A stored run that a fresh computation does not reproduce therefore shows up as a difference.
     The 2-thread record becomes the reference; every metric's tolerance is derived from the
     difference (``measured_tolerances``). Returns the metrics that cannot be checked.
     """
     chapter = Path(name).stem
     one = _run_isolated(chapter, profile, parameters, 1, Path(workdir) / "threads1")
-    two = _run_isolated(chapter, profile, parameters, 2, Path(workdir) / "threads2")
+    two = _run_isolated(chapter, profile, parameters, 2, results_dir(profile).parent)
     tolerances, unstable = measured_tolerances(one, two)
     two.pop("info", None)
     two["tolerances"] = tolerances
@@ -401,7 +405,8 @@ def _parser():
     parser.add_argument(
         "--calibrate",
         action="store_true",
-        help="measure tolerances (1 vs 2 threads, fresh runs) and write the reference",
+        help="measure tolerances (a fresh 1-thread run vs a 2-thread run that keeps its runs) "
+        "and write the reference",
     )
     parser.add_argument("--no-execute", action="store_true", help="only check existing records")
     parser.add_argument(
