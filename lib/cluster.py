@@ -6,11 +6,13 @@ a running ``dask.distributed`` scheduler; then each run goes to the cluster as o
 * ``connect(address)`` checks the scheduler answers within a few seconds and returns a client;
   a dead, wrong or malformed address raises ``ClusterError`` naming the address;
 * ``run_on_cluster(client, jobs)`` submits joblib-style ``(body, args, kwargs)`` jobs (the same
-  ``delayed(lib.experiments._indexed)(i, fn, config)`` a local sweep runs) and yields
-  ``(i, result, provenance)`` as each finishes. The body writes nothing: it computes on the worker
-  and returns the result with its provenance (the code fingerprint of the worker's code, the
-  identity of the data the worker read) and the worker's name; the client stores each run;
-* ``provenance_warnings(provenance, code, what)`` says when a worker ran other code, or read other
+  ``delayed(lib.experiments._indexed)(i, fn, config)`` a local sweep runs, or ``_indexed_batch``
+  for seeds trained as one model; each returns a list of runs) and yields
+  ``(i, result, provenance)`` for every run as each job finishes. The body writes nothing: it
+  computes on the worker and returns the result with its provenance (the code fingerprint of
+  the worker's code, the identity of the data the worker read) and the worker's name; the
+  client stores each run;
+* ``provenance_warnings(provenance, codes, what)`` says when a worker ran other code, or read other
   data, than this client would have.
 
 Workers need the repository installed at the same commit (``pip install -r requirements.txt``)
@@ -88,19 +90,20 @@ def connect(address, timeout=CONNECT_TIMEOUT_S):
 
 
 def _on_worker(body, args, kwargs):
-    """Run one job on a worker; add the worker's name to the provenance it returns."""
+    """Run one job on a worker; add the worker's name to the provenance of each run it returns."""
     from distributed import get_worker
 
-    i, result, provenance = body(*args, **kwargs)
+    runs = body(*args, **kwargs)
     try:
         worker = f"{get_worker().address} (host {socket.gethostname()})"
     except ValueError:  # not inside a worker (a client-side test of this function)
         worker = f"host {socket.gethostname()}"
-    return i, result, {**provenance, "worker": worker}
+    return [(i, result, {**provenance, "worker": worker}) for i, result, provenance in runs]
 
 
 def run_on_cluster(client, jobs):
-    """Submit joblib-style ``(body, args, kwargs)`` jobs; yield ``(i, result, provenance)``.
+    """Submit joblib-style ``(body, args, kwargs)`` jobs (each returning a list of runs); yield
+    ``(i, result, provenance)`` for every run.
 
     Results come as they complete (``as_completed``), so the caller can store each run at once
     and a kill loses only the runs in flight. A failed run raises its error here; the futures
@@ -111,7 +114,7 @@ def run_on_cluster(client, jobs):
     futures = [client.submit(_on_worker, body, args, kwargs, pure=False) for body, args, kwargs in jobs]
     try:
         for future in as_completed(futures, loop=client.loop):
-            yield future.result()
+            yield from future.result()
             future.release()
     finally:  # stopped early (a failed run, an interrupt): drop what has not finished
         pending = [f for f in futures if not f.done()]
@@ -119,19 +122,20 @@ def run_on_cluster(client, jobs):
             client.cancel(pending)
 
 
-def provenance_warnings(provenance, code, what):
+def provenance_warnings(provenance, codes, what):
     """Why a run computed on a worker differs from one computed here (empty when it does not).
 
-    ``code`` is this client's fingerprint of the run function ``what``. A run from other code is
+    ``codes`` are this client's fingerprints of the run function ``what`` (and of its batched
+    twin, ``lib.experiments.SeedBatched``). A run from other code is
     still stored (under the worker's fingerprint, so a rerun recomputes it) and the sweep lists
     both fingerprints, which ``Record`` reports as ``mixed_code``.
     """
     worker = provenance.get("worker", "unknown worker")
     notes = []
-    if provenance["code"] != code:
+    if provenance["code"] not in codes:
         notes.append(
             f"Dask worker {worker} runs other code than this client: {what} has code "
-            f"fingerprint {provenance['code']} there and {code} here; its runs are "
+            f"fingerprint {provenance['code']} there and {' or '.join(codes)} here; its runs are "
             f"stored under its fingerprint (a rerun recomputes them) and the sweep is "
             f"listed in mixed_code. Install the same commit on every worker."
         )

@@ -121,3 +121,42 @@ def estimate_seconds(
         if measured:
             s *= n_params / measured
     return float(n_updates) * s
+
+
+SEEDS_ENV = "BOOK_SEEDS_PER_MODEL"  # forces K seeds per batched model in the sweeps (1: never batch)
+MIN_SPEEDUP = 1.2  # the batched model must beat the single-run code by this much to be used
+
+
+def _stage_models(model: str) -> tuple[str, ...]:
+    return ("ddn_stage1", "ddn_stage2", "ddn_stage3") if model == "ddn" else (model,)
+
+
+def seeds_per_model(model: str, device: str = "cpu", calibration: dict | None = None) -> int:
+    """How many seeds a sweep trains as one batched model (``lib.batched``) on ``device``.
+
+    ``$BOOK_SEEDS_PER_MODEL`` when set; else the measured K with the most seed-updates per second,
+    if it beats the single-run code by at least ``MIN_SPEEDUP``; else 1 (also when the device
+    has no calibration: batching is used where it was measured faster, never on a guess).
+    ``model`` "ddn" counts one update of each of its three stages. ``MIN_SPEEDUP`` = 1.2 is
+    twice the spread of a timed update (median against fastest, about 10% on this project's
+    CPU), so noise in the calibration does not decide it.
+    """
+    forced = os.environ.get(SEEDS_ENV, "").strip()
+    if forced:
+        if not forced.isdigit() or int(forced) < 1:
+            raise ValueError(f"${SEEDS_ENV} must be a whole number >= 1, got {forced!r}")
+        return int(forced)
+    try:
+        doc = load_calibration() if calibration is None else calibration
+        parts = _stage_models(model)
+        single = sum(seconds_per_update(p, device, 1, False, doc) for p in parts)
+    except (FileNotFoundError, KeyError):
+        return 1
+    dev = str(device).split(":")[0]
+    measured = {int(e["k"]) for e in doc["entries"] if e["model"] in parts and e["device"] == dev}
+    best, best_rate = 1, MIN_SPEEDUP / single
+    for k in sorted(measured - {1}):
+        rate = k / sum(seconds_per_update(p, device, k, True, doc) for p in parts)
+        if rate > best_rate:
+            best, best_rate = k, rate
+    return best

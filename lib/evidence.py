@@ -38,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lib.chapters import ch08_split_autoencoders as ch08
 from lib.chapters.ch06_ppica import ppica_run
 from lib.chapters.ch09_ddn import MI_THRESHOLD, VARIANTS, run_ddn, summarise
 from lib.claims import grouping_above_chance, make_claim
@@ -49,8 +50,8 @@ from lib.data import (
     require_composites,
     resolve_data_dir,
 )
-from lib.experiments import SWEEP_LOG, _atomic_write, _jsonable, results_dir, sweep
-from lib.identity import code_fingerprint, data_fingerprint, function_fingerprint
+from lib.experiments import SWEEP_LOG, SeedBatched, _atomic_write, _jsonable, results_dir, run_codes, sweep
+from lib.identity import code_fingerprint, data_fingerprint
 from lib.nets import device
 from lib.training import run_asae
 
@@ -98,6 +99,7 @@ class Experiment:
     epochs: Callable[[dict], object]
     cpu_key: str
     chapter_claim: str = ""  # the id of the same claim in its chapter's registry
+    batched: SeedBatched | None = None  # seeds trained K at a time where that is faster
 
 
 def _configs_ppica(s, data_dir, seed, runs):
@@ -276,6 +278,7 @@ EXPERIMENTS = {
         lambda s: s["epochs"],
         "cpu_s",
         "8.9-additive-10",
+        ch08.BATCHED,
     ),
     "ddn-simple": Experiment(
         "ddn-simple",
@@ -295,7 +298,8 @@ EXPERIMENTS = {
 def code_is_current(record) -> bool:
     """Whether an evidence record's runs were made by the run function's current code."""
     exp = EXPERIMENTS[record["name"]]
-    return function_fingerprint(exp.fn) in record["info"].get("run_code", [])
+    made_by = set(record["info"].get("run_code", []))
+    return bool(made_by) and made_by <= run_codes(exp.fn, exp.batched)
 
 
 # ----------------------------------------------------------------------------- data
@@ -365,6 +369,7 @@ def run_evidence(name, data_dir=None, runs=None, seed=0, n_jobs=None, progress=T
         profile=PROFILE,
         n_jobs=n_jobs,
         progress=progress,
+        batched=exp.batched,
     )
     log = SWEEP_LOG[sweep_name]
     summary = exp.summarise(results)

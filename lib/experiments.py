@@ -30,8 +30,10 @@ from tqdm import tqdm
 from lib import cluster
 from lib.checkpoints import Checkpoint
 from lib.claims import make_claim
+from lib.costs import seeds_per_model
 from lib.data import DATA_READS, identify_idx_files
 from lib.identity import chapter_fingerprint, data_fingerprint, data_identity, function_fingerprint
+from lib.nets import device as torch_device
 from lib.training import progress_enabled
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -194,33 +196,63 @@ def _load_run(path):
                 result.update({k: npz[k] for k in doc["arrays"]})
     except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as err:
         raise CorruptRun(_set_aside(path, err)) from err
-    return result, {"code": doc.get("code"), "data": doc.get("data", [])}
+    return result, {
+        "code": doc.get("code"),
+        "data": doc.get("data", []),
+        "seeds_per_model": doc.get("seeds_per_model", 1),
+    }
+
+
+@dataclass(frozen=True)
+class SeedBatched:
+    """A sweep function's twin that trains several seeds as one batched model (``lib.batched``).
+
+    ``fn(seeds=[...], **config)`` takes a sweep configuration without its ``seed`` and returns,
+    in the order of ``seeds``, what the single-run function returns for each (equal within float
+    tolerance; ``tests/test_batched.py``). ``model`` names its cost in ``lib.costs`` ("asae" or
+    "ddn"), from which ``lib.costs.seeds_per_model`` decides whether batching is faster here.
+    ``alone(config)``: true for a configuration the twin would not reproduce (it then runs
+    through the single-run function, e.g. the ASAE with dropout, whose masks differ).
+    """
+
+    fn: object
+    model: str
+    alone: object = None
 
 
 @dataclass
 class Experiment:
     """One sweep a chapter declares (``lib.chapters.<chapter>.plan``): ``fn`` over ``configs``,
     stored under ``name``. ``cost(config)`` is its cost model for ``lib.planning``:
-    ``("asae", updates)``, ``("ddn", (u1, u2, u3)[, n_params])`` or ``("work", units)``."""
+    ``("asae", updates)``, ``("ddn", (u1, u2, u3)[, n_params])`` or ``("work", units)``.
+    ``batched``: a ``SeedBatched`` twin of ``fn``, which the sweep uses where it is faster."""
 
     name: str
     fn: object
     configs: list
     cost: object = None
     note: str = ""
+    batched: SeedBatched | None = None
 
     def run(self, profile, **kwargs):
         """The sweep's results (stored runs reused), as ``sweep(fn, configs, name=..., ...)``."""
-        return sweep(self.fn, self.configs, name=self.name, profile=profile, **kwargs)
+        return sweep(self.fn, self.configs, name=self.name, profile=profile, batched=self.batched, **kwargs)
 
 
 class CorruptRun(Exception):
     """A stored run that could not be read (it has been moved aside)."""
 
 
-def _stale(provenance, code):
-    """Why a stored run may not be reused (None when it may): its code or its data changed."""
-    if provenance["code"] != code:
+def run_codes(fn, batched=None):
+    """The code fingerprints a stored run of ``fn`` may carry: ``fn``'s, and its ``SeedBatched``
+    twin's when it has one (a run stores the fingerprint of the code that actually made it)."""
+    return {function_fingerprint(fn)} | ({function_fingerprint(batched.fn)} if batched else set())
+
+
+def _stale(provenance, codes):
+    """Why a stored run may not be reused (None when it may): its code (not one of ``codes``)
+    or its data changed."""
+    if provenance["code"] not in codes:
         return "code changed"
     for request, stored in provenance["data"]:
         try:
@@ -288,7 +320,7 @@ def _run_paths(fn, configs, run_dir):
     return [run_dir / config_key({"fn": f"{fn.__module__}.{fn.__qualname__}", **c}) for c in configs]
 
 
-def _stored(paths, code, log):
+def _stored(paths, codes, log):
     """The reusable stored runs (None where a run must be computed); notes why in ``log``."""
     found = []
     for path in paths:
@@ -297,14 +329,50 @@ def _stored(paths, code, log):
         except CorruptRun as err:
             log["warnings"].append(str(err))
             stored = None
-        if stored is not None and (why := _stale(stored[1], code)):
+        if stored is not None and (why := _stale(stored[1], codes)):
             log["stale"][why] = log["stale"].get(why, 0) + 1
             stored = None
         found.append(stored)
     return found
 
 
-def sweep(fn, configs, *, name, profile, n_jobs=None, progress=None, scheduler=None):
+def seed_groups(configs, todo, k, alone=None):
+    """The runs ``todo`` (indices into ``configs``) in groups of at most ``k`` whose configurations
+    differ only in their ``seed``, in order; a run without a seed, or one ``alone(config)`` marks,
+    is a group of its own."""
+    groups = {}
+    for i in todo:
+        rest = {key: value for key, value in configs[i].items() if key != "seed"}
+        single = "seed" not in configs[i] or (alone is not None and alone(configs[i]))
+        groups.setdefault(f"#{i}" if single else config_key(rest), []).append(i)
+    return [ids[j : j + k] for ids in groups.values() for j in range(0, len(ids), k)]
+
+
+def _batch_checkpoint_path(run_paths):
+    """Where a batch of seeds trained as one model keeps its per-epoch checkpoint."""
+    key = hashlib.sha256("\0".join(p.name for p in run_paths).encode()).hexdigest()[:16]
+    return run_paths[0].with_name(f"batch-{key}.ckpt")
+
+
+def _jobs(fn, batched, configs, groups, paths, codes):
+    """One joblib job per group: ``_indexed`` for a lone run, ``_indexed_batch`` for several
+    seeds; with per-epoch checkpoints when ``paths`` is given (local runs)."""
+    jobs = []
+    for group in groups:
+        if len(group) == 1:
+            i, ckpt = group[0], None
+            if paths and accepts_checkpoint(fn):
+                ckpt = Checkpoint(checkpoint_path(paths[i]), tag=codes[0])
+            jobs.append(delayed(_indexed)(i, fn, configs[i], ckpt))
+        else:
+            ckpt = None
+            if paths and accepts_checkpoint(batched.fn):
+                ckpt = Checkpoint(_batch_checkpoint_path([paths[i] for i in group]), tag=codes[1])
+            jobs.append(delayed(_indexed_batch)(group, batched.fn, [configs[i] for i in group], ckpt))
+    return jobs
+
+
+def sweep(fn, configs, *, name, profile, n_jobs=None, progress=None, scheduler=None, batched=None):
     """Run ``fn(**config)`` for every config in parallel processes; resume finished runs.
 
     Each finished run is stored under ``results/<profile>/runs/<name>/<config hash>`` with the
@@ -319,6 +387,12 @@ def sweep(fn, configs, *, name, profile, n_jobs=None, progress=None, scheduler=N
     a killed run resumes inside the run with the same code (never with other code). The keyword is
     not part of the configuration or its hash. Runs sent to a Dask cluster get none.
 
+    ``batched`` (a ``SeedBatched``): where ``lib.costs.seeds_per_model`` says K > 1 seeds per
+    model is faster on this machine's device (measured by ``benchmarks/training.py``, or forced
+    by ``$BOOK_SEEDS_PER_MODEL``), runs that differ only in their seed are trained K at a time
+    as one batched model and stored one by one as usual, each with the twin's fingerprint and
+    ``seeds_per_model`` in its provenance; a stored run is reused whichever of the two made it.
+
     ``scheduler`` (default ``$BOOK_SCHEDULER``, which ``python -m lib.run --scheduler`` sets) is
     the address of a running Dask scheduler: the runs are then computed on its workers
     (``lib.cluster``) and stored here as each finishes, exactly as local ones. A worker whose code
@@ -326,8 +400,10 @@ def sweep(fn, configs, *, name, profile, n_jobs=None, progress=None, scheduler=N
     ``code`` then lists both fingerprints (``Record`` reports it under ``mixed_code``).
     """
     configs = list(configs)
-    code = function_fingerprint(fn)
+    codes = [function_fingerprint(fn)] + ([function_fingerprint(batched.fn)] if batched else [])
+    code = codes[0]
     paths = _run_paths(fn, configs, results_dir(profile) / "runs" / name)
+    k = seeds_per_model(batched.model, torch_device()) if batched else 1
     log = {
         "runs": len(configs),
         "reused": 0,
@@ -336,8 +412,10 @@ def sweep(fn, configs, *, name, profile, n_jobs=None, progress=None, scheduler=N
         "warnings": [],
         "code": {code},
         "data": set(),
-    }  # this process's fingerprint: a foreign one is mixed
-    runs = _stored(paths, code, log)
+        "seeds_per_model": k,
+        "twin_code": codes[1] if batched else None,
+    }  # this process's fingerprint (or its batched twin's): any other is mixed
+    runs = _stored(paths, set(codes), log)
     todo = [i for i, r in enumerate(runs) if r is None]
     if log["stale"]:
         print(f"{name}: recomputing stored runs whose {', '.join(log['stale'])}", file=sys.stderr, flush=True)
@@ -354,23 +432,20 @@ def sweep(fn, configs, *, name, profile, n_jobs=None, progress=None, scheduler=N
             runs[i] = _load_run(paths[i])
 
     if todo:
-        jobs = [delayed(_indexed)(i, fn, configs[i]) for i in todo]
+        groups = seed_groups(configs, todo, k, batched.alone) if k > 1 else [[i] for i in todo]
         address = scheduler or os.environ.get("BOOK_SCHEDULER")
         if address:  # a running Dask cluster: its workers compute, this process stores
             what = f"{fn.__module__}.{fn.__qualname__}"
             with cluster.connect(address) as client:
                 store(
-                    cluster.run_on_cluster(client, jobs),
-                    lambda provenance: cluster.provenance_warnings(provenance, code, what),
+                    cluster.run_on_cluster(client, _jobs(fn, batched, configs, groups, None, codes)),
+                    lambda provenance: cluster.provenance_warnings(provenance, codes, what),
                 )
         else:  # local runs also get a per-epoch checkpoint beside their stored result
-            if accepts_checkpoint(fn):
-                jobs = [
-                    delayed(_indexed)(i, fn, configs[i], Checkpoint(checkpoint_path(paths[i]), tag=code))
-                    for i in todo
-                ]
-            n_jobs = min(n_jobs or os.cpu_count() or 1, len(todo))
-            store(Parallel(n_jobs=n_jobs, return_as="generator_unordered")(jobs))
+            jobs = _jobs(fn, batched, configs, groups, paths, codes)
+            n_jobs = min(n_jobs or os.cpu_count() or 1, len(jobs))
+            finished = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(jobs)
+            store(run for batch in finished for run in batch)
     for _, provenance in runs:
         log["code"].add(provenance["code"])
         log["data"].update(ident["source"] for _, ident in provenance["data"])
@@ -379,13 +454,32 @@ def sweep(fn, configs, *, name, profile, n_jobs=None, progress=None, scheduler=N
         computed=len(todo),
         code=sorted(log["code"]),
         data=sorted(log["data"]),
+        batched_runs=sum(provenance.get("seeds_per_model", 1) > 1 for _, provenance in runs),
     )
     SWEEP_LOG[name] = log
     return [result for result, _ in runs]
 
 
 def _indexed(i, fn, config, checkpoint=None):
-    return (i, *compute_run(fn, config, checkpoint))
+    """A sweep job: ``[(i, result, provenance)]`` of one run."""
+    return [(i, *compute_run(fn, config, checkpoint))]
+
+
+def _indexed_batch(indices, fn, configs, checkpoint=None):
+    """A sweep job: ``[(i, result, provenance)]`` for runs that differ only in their seed, trained
+    as one batched model ``fn(seeds=[...], **rest)``; each run's provenance carries its share of
+    the batch's seconds and ``seeds_per_model``."""
+    seeds = [c["seed"] for c in configs]
+    rest = {key: value for key, value in configs[0].items() if key != "seed"}
+    results, provenance = compute_run(fn, {**rest, "seeds": seeds}, checkpoint)
+    k = len(seeds)
+    share = {
+        **provenance,
+        "seconds": provenance["seconds"] / k,
+        "cpu_seconds": provenance["cpu_seconds"] / k,
+        "seeds_per_model": k,
+    }
+    return [(i, result, share) for i, result in zip(indices, results)]
 
 
 class Record:
@@ -430,7 +524,8 @@ class Record:
 
     def as_dict(self):
         runs = {name: dict(log) for name, log in SWEEP_LOG.items()}
-        mixed = sorted(name for name, log in runs.items() if len(log["code"]) > 1)
+        own = lambda log: set(log["code"]) - {log.get("twin_code")}  # the twin's code is not foreign
+        mixed = sorted(name for name, log in runs.items() if len(own(log)) > 1)
         warnings = [w for log in runs.values() for w in log["warnings"]]
         info = {
             **self.info_values,

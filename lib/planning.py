@@ -33,8 +33,7 @@ import numpy as np
 
 from lib import costs
 from lib.evidence import EXPERIMENTS as EVIDENCE
-from lib.experiments import ROOT, Experiment, _run_paths, _stale, results_dir, toc_chapters
-from lib.identity import function_fingerprint
+from lib.experiments import ROOT, Experiment, _run_paths, _stale, results_dir, run_codes, toc_chapters
 
 RUN_CALIBRATION = ROOT / "results" / "calibration" / "runs.json"
 
@@ -57,7 +56,7 @@ def plans(profile: str, chapters=None, seed: int = 0, data_dir=None) -> dict:
 
 def stored_runs(exp: Experiment, profile: str) -> int:
     """How many of ``exp``'s runs are stored for ``profile`` and reusable (same code and data)."""
-    code = function_fingerprint(exp.fn)
+    codes = run_codes(exp.fn, exp.batched)
     found = 0
     for path in _run_paths(exp.fn, exp.configs, results_dir(profile) / "runs" / exp.name):
         doc_path = path.with_suffix(".json")
@@ -67,7 +66,7 @@ def stored_runs(exp: Experiment, profile: str) -> int:
             doc = json.loads(doc_path.read_text())
         except (OSError, ValueError):
             continue
-        if _stale({"code": doc.get("code"), "data": doc.get("data", [])}, code) is None:
+        if _stale({"code": doc.get("code"), "data": doc.get("data", [])}, codes) is None:
             found += 1
     return found
 

@@ -16,6 +16,7 @@ import ast
 import json
 import math
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -216,15 +217,20 @@ def _run_isolated(chapter, profile, parameters, threads, results):
 def calibrate(name, profile, parameters, workdir):
     """Measure a chapter's tolerances: run it with 1 and with 2 threads, compare, store.
 
-    The 1-thread run starts from nothing in ``workdir`` (every sweep run computed afresh); the
-    2-thread run is an ordinary run of this checkout, so it reuses the stored runs of the same
-    code and data and leaves its runs and record behind (a book build afterwards reuses them).
-    A stored run that a fresh computation does not reproduce therefore shows up as a difference.
-    The 2-thread record becomes the reference; every metric's tolerance is derived from the
-    difference (``measured_tolerances``). Returns the metrics that cannot be checked.
+    The 1-thread run starts from nothing in ``workdir``: every sweep run is computed afresh.
+    Its runs are then copied into this checkout's stored runs, and the 2-thread run is an
+    ordinary run of this checkout that reuses them (a sweep run always trains with one torch
+    thread, ``lib.experiments.compute_run``, so computing it again would only repeat it) and
+    leaves its runs and record behind for a book build afterwards. The difference is therefore
+    what the thread count changes: the chapter's own computations on the runs. The 2-thread
+    record becomes the reference; every metric's tolerance is derived from the difference
+    (``measured_tolerances``). Returns the metrics that cannot be checked.
     """
     chapter = Path(name).stem
     one = _run_isolated(chapter, profile, parameters, 1, Path(workdir) / "threads1")
+    fresh = Path(workdir) / "threads1" / profile / "runs"
+    if fresh.is_dir():
+        shutil.copytree(fresh, results_dir(profile) / "runs", dirs_exist_ok=True)
     two = _run_isolated(chapter, profile, parameters, 2, results_dir(profile).parent)
     tolerances, unstable = measured_tolerances(one, two)
     two.pop("info", None)
@@ -405,7 +411,7 @@ def _parser():
     parser.add_argument(
         "--calibrate",
         action="store_true",
-        help="measure tolerances (a fresh 1-thread run vs a 2-thread run that keeps its runs) "
+        help="measure tolerances (a fresh 1-thread run vs a 2-thread run on its stored runs) "
         "and write the reference",
     )
     parser.add_argument("--no-execute", action="store_true", help="only check existing records")

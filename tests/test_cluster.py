@@ -287,6 +287,29 @@ class TestOnALocalCluster:
         assert experiments.SWEEP_LOG["dask"]["reused"] == 5
         assert _markers(results_tmp) == 10, "the rerun must load every run, not compute it"
 
+    def test_seeds_batched_on_the_cluster_are_stored_one_by_one(
+        self, results_tmp, local_cluster, monkeypatch
+    ):
+        from lib.costs import SEEDS_ENV
+        from lib.experiments import SeedBatched
+        from tests.sweep_bodies import seeded, seeded_batched
+
+        configs = [dict(seed=s, scale=3.0) for s in range(5)]
+        monkeypatch.setenv(SEEDS_ENV, "2")
+        twin = SeedBatched(seeded_batched, "asae")
+        on_dask = sweep(
+            seeded, configs, name="b", profile="smoke", progress=False, scheduler=local_cluster, batched=twin
+        )
+        assert [int(r["made_by"]) for r in on_dask] == [2, 2, 2, 2, 1]
+        for config, result in zip(configs, on_dask):
+            np.testing.assert_array_equal(result["value"], seeded(**config)["value"])
+        stored = [
+            json.loads(p.read_text())
+            for p in (experiments.results_dir("smoke") / "runs" / "b").glob("*.json")
+        ]
+        assert len(stored) == 5 and all(d["worker"].startswith("tcp://127.0.0.1:") for d in stored)
+        assert experiments.SWEEP_LOG["b"]["warnings"] == []
+
     def test_a_failed_run_on_the_cluster_keeps_the_finished_ones(self, results_tmp, local_cluster):
         configs = _configs(results_tmp, n=6, fail_on=3)
         with pytest.raises(RuntimeError, match="killed halfway"):

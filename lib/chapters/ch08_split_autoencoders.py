@@ -12,10 +12,11 @@ runs into the numbers, tables, claims and figures of sections 8.2-8.6.
 import numpy as np
 import pandas as pd
 
+from lib.batched import run_asae_batched
 from lib.claims import at_least, holds
 from lib.costs import updates_per_epoch
 from lib.data import make_composite, require_composites
-from lib.experiments import Experiment, resolve_profile
+from lib.experiments import Experiment, SeedBatched, resolve_profile
 from lib.training import run_asae, run_asae_ceiling
 
 # ----------------------------------------------------------------------------- sizes
@@ -98,6 +99,14 @@ def seed_configs(base, n_runs, seed, **fixed):
     return [dict(base, seed=seed + s, **fixed) for s in range(n_runs)]
 
 
+def _dropout(config):
+    """An ASAE run the batched model would not reproduce: dropout masks differ (lib.batched)."""
+    return config.get("dropout", 0) > 0
+
+
+BATCHED = SeedBatched(run_asae_batched, "asae", alone=_dropout)  # where K seeds per model is faster
+
+
 def _asae_cost(config):
     """A run's minibatch updates, priced by the training calibration (lib.planning)."""
     return ("asae", config["epochs"] * updates_per_epoch(config["n"], config.get("batch_size", 128)))
@@ -122,7 +131,10 @@ def plan(profile, seed=0, data_dir=None, check_data=True):
         "ch08_low_lr": seed_configs(dict(simple, code_size=2, lr=1e-4), size["n_runs_low_lr"], seed),
         "ch08_study": study_configs(study, size["n_runs_study"], seed),
     }
-    experiments = {name: Experiment(name, run_asae, configs, _asae_cost) for name, configs in sweeps.items()}
+    experiments = {
+        name: Experiment(name, run_asae, configs, _asae_cost, batched=BATCHED)
+        for name, configs in sweeps.items()
+    }
     epochs = {"simple": size["ceiling_epochs"], "additive": 2 * size["ceiling_epochs"]}
     ceilings = [dict(base, kind=kind, code_size=code, epochs=epochs[kind]) for kind, code in CEILINGS]
     configs = [c for c in ceilings for c in seed_configs(c, size["n_runs_ceiling"], seed)]
