@@ -58,7 +58,16 @@ from torch.func import functional_call, stack_module_state
 
 from lib.autoencoders import ASAE, asae_loss
 from lib.checkpoints import as_checkpoint, rng_states, set_rng_states
-from lib.ddn import DDN, DDNConfig, DDNTrainer, encoding_losses, make_optimizer, reconstruction_losses, sq_err
+from lib.ddn import (
+    DDN,
+    DDNConfig,
+    DDNTrainer,
+    alpha_schedule,
+    encoding_losses,
+    make_optimizer,
+    reconstruction_losses,
+    sq_err,
+)
 from lib.nets import device as choose_device
 from lib.nets import make_optimiser
 from lib.training import (
@@ -69,6 +78,7 @@ from lib.training import (
     evaluate,
     example_rows,
     final_truth_scores,
+    fit_epochs,
 )
 
 
@@ -602,6 +612,62 @@ class BatchedDDNTrainer:
             2: self.stage2_step,
             3: lambda xb: self.stage3_step(xb, self.cfg.alpha if alpha is None else alpha),
         }[stage]
-        logs = [step(xb) for xb in self.batches()]
+        return self._per_seed([step(xb) for xb in self.batches()])
+
+    def _per_seed(self, logs: list[dict]) -> list[dict]:
+        """Batch logs of [K] losses -> one dict of mean losses per seed (``mean_logs`` per seed)."""
+        if not logs:
+            return [{} for _ in range(self.k)]
         means = {key: torch.stack([d[key] for d in logs]).double().mean(0).cpu().numpy() for key in logs[0]}
         return [{key: float(v[k]) for key, v in means.items()} for k in range(self.k)]
+
+    def fit(self, epochs, *, on_start=None, on_epoch=None, checkpoint=None, extra_state=None, progress=None):
+        """``lib.ddn.DDNTrainer.fit`` (Algorithm 6) for every seed at once: ``epochs`` = (e1, e2,
+        e3), alpha following ``alpha_schedule`` in stage 3, through ``lib.training.fit_epochs``.
+
+        ``on_epoch(stage, e, logs)`` gets one dict of the epoch's mean losses per seed; its
+        result (and ``on_start()``'s) forms the history, as in ``DDNTrainer.fit``. ``checkpoint``
+        saves ``state()`` plus ``extra_state[0]()`` after every epoch.
+        """
+        e1, e2, e3 = (int(e) for e in epochs)
+        if min(e1, e2, e3) < 0:
+            raise ValueError(f"epochs must be >= 0, got {tuple(epochs)}")
+        logs = []
+
+        def stage_of(k):  # overall epoch k (0-based) -> (stage, epoch within the stage, from 1)
+            return (1, k + 1) if k < e1 else (2, k - e1 + 1) if k < e1 + e2 else (3, k - e1 - e2 + 1)
+
+        def batches(k):
+            self.st.training = True
+            yield from self.batches()
+
+        def step(xb, k):  # the [K] losses are kept here: fit_epochs' mean_logs is for one run
+            stage, e = stage_of(k)
+            alpha = alpha_schedule(self.cfg, e - 1, e3) if stage == 3 else None
+            logs.append(self.stage1_step(xb) if stage == 1 else self.stage2_step(xb) if stage == 2
+                        else self.stage3_step(xb, alpha))  # fmt: skip
+
+        def epoch_end(k, _):
+            per_seed = self._per_seed(logs)
+            logs.clear()
+            return on_epoch(*stage_of(k - 1), per_seed) if on_epoch else None
+
+        def save():
+            return {"trainer": self.state(), **(extra_state[0]() if extra_state else {})}
+
+        def load(saved):
+            self.load_state(saved["trainer"])
+            if extra_state:
+                extra_state[1](saved)
+
+        return fit_epochs(
+            step,
+            batches,
+            e1 + e2 + e3,
+            on_start=on_start,
+            on_epoch=epoch_end,
+            state=(save, load),
+            checkpoint=checkpoint,
+            progress=progress,
+            desc="batched DDN epochs",
+        )

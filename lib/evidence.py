@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from lib.chapters import ch08_split_autoencoders as ch08
+from lib.chapters import ch09_ddn as ch09
 from lib.chapters.ch06_ppica import ppica_run
 from lib.chapters.ch09_ddn import MI_THRESHOLD, VARIANTS, run_ddn, summarise
 from lib.claims import grouping_above_chance, make_claim
@@ -291,6 +292,7 @@ EXPERIMENTS = {
         lambda s: {"stage1": s["epochs"][0], "stage2": s["epochs"][1], "stage3": s["epochs"][2]},
         "cpu_s",
         "9.5-simple",
+        ch09.BATCHED[run_ddn],
     ),
 }
 

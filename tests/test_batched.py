@@ -302,3 +302,30 @@ def test_run_asae_batched_equals_run_asae(monkeypatch):
             if key not in ("cpu_s", "source"):
                 np.testing.assert_allclose(res[key], ref[key], rtol=1e-4, atol=1e-5, err_msg=key)
     assert not np.allclose(mine[0]["examples"], mine[1]["examples"])
+
+
+def test_run_ddn_batched_equals_run_ddn(monkeypatch):
+    """Chapter 9's run function and its batched twin (the sweeps' SeedBatched), per seed, through
+    all three stages with the stage-2 snapshot. The scores are replaced by cheap sums of the codes
+    (the scoring code is the same function either way), which keeps the test to seconds."""
+    from lib.chapters import ch09_ddn as ch9
+
+    def codes_sum(za, zb, comp, rows):
+        return {"mi": float(za[rows].sum()), "truth": float(zb[rows].sum())}
+
+    def final_sums(tr, comp, x, rows):
+        za, zb = tr.codes()
+        return {"final_mi": float(za.sum()), "final_truth": float(zb.sum())}
+
+    monkeypatch.setattr(ch9, "score_codes", codes_sum)
+    monkeypatch.setattr(ch9, "final_scores", final_sums)
+    cfg = dict(kind="simple", n=64, epochs=(2, 1, 2), n_score=50, n_show=4, hidden=32, batch_size=16)
+    batched = ch9.run_ddn_batched([3, 8], **cfg)
+    for seed, got in zip([3, 8], batched):
+        ref = ch9.run_ddn(seed=seed, **cfg)
+        assert got.keys() == ref.keys()
+        for key in ref:
+            if key != "cpu_s":
+                np.testing.assert_allclose(got[key], ref[key], rtol=1e-4, atol=1e-5, err_msg=key)
+    assert len(batched[0]["mi"]) == 2 + 2 + 1, "scored at the start, after stage-1 and stage-3 epochs"
+    assert not np.allclose(batched[0]["cross"], batched[1]["cross"])

@@ -18,13 +18,14 @@ import torch
 from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import train_test_split
 
+from lib.batched import BatchedDDNTrainer
 from lib.checkpoints import as_checkpoint
 from lib.claims import at_least, at_most, holds
 from lib.costs import updates_per_epoch
 from lib.data import load_mnist, make_composite, require_composites
 from lib.ddn import DDN, DDNConfig, DDNTrainer, make_optimizer, sq_err
 from lib.ddn_alternatives import PenaltyAutoencoder, gmmn_fit, penalty_loss
-from lib.experiments import Experiment, sweep
+from lib.experiments import Experiment, SeedBatched, sweep
 from lib.metrics import code_scores, disentanglement_where_scorable, reconstruction_score
 from lib.nets import device, make_optimiser, mlp
 from lib.training import fit_epochs, progress_enabled, training_state
@@ -216,6 +217,81 @@ def final_scores(tr: DDNTrainer, comp, x, rows) -> dict:
 
 
 # ----------------------------------------------------------------------------- sweep functions
+class _Recorder:
+    """What ``run_ddn`` records of one DDN run while it trains: every ``score_every`` epochs of
+    stages 1 and 3 the codes' scores (figs. 9.5, 9.9), the reconstructions and cross plot after
+    stage 2 (no fine-tuning, fig. 9.8), and at the end the final numbers and pictures (figs.
+    9.6, 9.7). Each method takes the run's trainer (a ``lib.ddn.DDNTrainer``)."""
+
+    def __init__(self, comp, x, rows, show, epochs, score_every):
+        self.comp, self.x, self.rows, self.show = comp, x, rows, show
+        self.e1, self.e2, self.e3 = epochs
+        self.every = score_every
+        self.before = {}  # after stage 2, before fine-tuning (fig. 9.8)
+
+    def score(self, tr, epoch, stage, log):
+        s = score_codes(*tr.codes(), self.comp, self.rows)
+        s.update(
+            epoch=epoch,
+            stage=stage,
+            pred_loss=log.get("pred_loss_ba", np.nan) + log.get("pred_loss_ab", np.nan),
+            recon_loss=log.get("recon_loss", np.nan),
+        )
+        return {k: float(v) for k, v in s.items()}
+
+    def snapshot(self, tr, done):
+        if not self.before and done == self.e1 + self.e2:
+            self.before.update(
+                cross_no_stage3=tr.cross(self.show),
+                **{k + "_no_stage3": v for k, v in tr.reconstruct(self.show).items()},
+                mse_no_stage3=float(np.mean((tr.reconstruct(self.x)["y_ab"] - self.x) ** 2)),
+            )
+
+    def start(self, tr):
+        out = self.score(tr, 0, 1, {})
+        self.snapshot(tr, 0)
+        return out
+
+    def epoch(self, tr, stage, e, log):
+        out = None
+        if stage == 1 and (e % self.every == 0 or e == self.e1):
+            out = self.score(tr, e, 1, log)
+        elif stage == 3 and (e % self.every == 0 or e == self.e3):
+            out = self.score(tr, self.e1 + e, 3, log)
+        self.snapshot(tr, {1: 0, 2: self.e1, 3: self.e1 + self.e2}[stage] + e)
+        return out
+
+    def result(self, tr, history, cpu_s):
+        hist: dict[str, list] = {}
+        for entry in filter(None, history):
+            for k, v in entry.items():
+                hist.setdefault(k, []).append(v)
+        return {
+            **{k: np.array(v) for k, v in hist.items()},
+            **self.before,
+            **final_scores(tr, self.comp, self.x, self.rows),
+            "x_show": self.show,
+            "cross": tr.cross(self.show),
+            **tr.reconstruct(self.show),
+            "shape": np.array(self.comp.x.shape[1:]),
+            "cpu_s": cpu_s,
+        }
+
+
+def _ddn_setup(kind, n, epochs, layers, n_show, n_score, data_seed, data_dir, score_every, cfg_kw):
+    """The data, config and recorder arguments a DDN run (or a batch of seeds) trains with."""
+    spec = BENCHMARKS[kind] if kind in BENCHMARKS else None
+    comp = load_benchmark(kind, n=n, data_seed=data_seed, data_dir=data_dir)
+    epochs = tuple(spec["epochs"] if epochs is None else epochs)
+    le, lp, ld = spec["layers"] if layers is None else layers
+    cfg_kw.setdefault("alpha_end", spec.get("alpha_end"))
+    cfg = DDNConfig(enc_layers=le, pred_layers=lp, dec_layers=ld, **cfg_kw)
+    x = comp.x.reshape(len(comp.x), -1)
+    rows = np.random.default_rng(data_seed).permutation(len(x))[:n_score]
+    recorder = lambda: _Recorder(comp, x, rows, x[show_indices(comp.label_a, n_show)], epochs, score_every)
+    return x, cfg, epochs, recorder
+
+
 def run_ddn(
     kind: str,
     seed: int = 0,
@@ -243,73 +319,64 @@ def run_ddn(
     and the stage-2 snapshot are saved there (``DDNTrainer.fit``); a rerun resumes from it with
     exactly the result of an uninterrupted run (same machine), and the file is deleted when the
     run finishes."""
-    spec = BENCHMARKS[kind] if kind in BENCHMARKS else None
-    comp = load_benchmark(kind, n=n, data_seed=data_seed, data_dir=data_dir)
-    e1, e2, e3 = spec["epochs"] if epochs is None else epochs
-    le, lp, ld = spec["layers"] if layers is None else layers
-    cfg_kw.setdefault("alpha_end", spec.get("alpha_end"))
-    cfg = DDNConfig(enc_layers=le, pred_layers=lp, dec_layers=ld, **cfg_kw)
-    x = comp.x.reshape(len(comp.x), -1)
+    args = (kind, n, epochs, layers, n_show, n_score, data_seed, data_dir, score_every, cfg_kw)
+    x, cfg, epochs, make_recorder = _ddn_setup(*args)
     tr = DDNTrainer(x, cfg, seed=seed)
-    rows = np.random.default_rng(data_seed).permutation(len(x))[:n_score]
     t0 = time.process_time()
-    show = x[show_indices(comp.label_a, n_show)]
-    before = {}  # after stage 2, before fine-tuning (fig. 9.8)
-
-    def record(epoch, stage, log):
-        s = score_codes(*tr.codes(), comp, rows)
-        s.update(
-            epoch=epoch,
-            stage=stage,
-            pred_loss=log.get("pred_loss_ba", np.nan) + log.get("pred_loss_ab", np.nan),
-            recon_loss=log.get("recon_loss", np.nan),
-        )
-        return {k: float(v) for k, v in s.items()}
-
-    def snapshot(done):
-        if not before and done == e1 + e2:
-            before.update(
-                cross_no_stage3=tr.cross(show),
-                **{k + "_no_stage3": v for k, v in tr.reconstruct(show).items()},
-                mse_no_stage3=float(np.mean((tr.reconstruct(x)["y_ab"] - x) ** 2)),
-            )
-
-    def on_start():
-        out = record(0, 1, {})
-        snapshot(0)
-        return out
-
-    def on_epoch(stage, e, log):
-        out = None
-        if stage == 1 and (e % score_every == 0 or e == e1):
-            out = record(e, 1, log)
-        elif stage == 3 and (e % score_every == 0 or e == e3):
-            out = record(e1 + e, 3, log)
-        snapshot({1: 0, 2: e1, 3: e1 + e2}[stage] + e)
-        return out
-
+    rec = make_recorder()
     ckpt = as_checkpoint(checkpoint)
     history = tr.fit(
-        (e1, e2, e3),
-        on_start=on_start,
-        on_epoch=on_epoch,
+        epochs,
+        on_start=lambda: rec.start(tr),
+        on_epoch=lambda stage, e, log: rec.epoch(tr, stage, e, log),
         checkpoint=ckpt,
-        extra_state=(lambda: {"before": before}, lambda saved: before.update(saved["before"])),
+        extra_state=(lambda: {"before": rec.before}, lambda saved: rec.before.update(saved["before"])),
     )
-    hist: dict[str, list] = {}
-    for entry in filter(None, history):
-        for k, v in entry.items():
-            hist.setdefault(k, []).append(v)
-    return {
-        **{k: np.array(v) for k, v in hist.items()},
-        **before,
-        **final_scores(tr, comp, x, rows),
-        "x_show": show,
-        "cross": tr.cross(show),
-        **tr.reconstruct(show),
-        "shape": np.array(comp.x.shape[1:]),
-        "cpu_s": time.process_time() - t0 + (ckpt.cpu_before if ckpt else 0.0),
-    }
+    return rec.result(tr, history, time.process_time() - t0 + (ckpt.cpu_before if ckpt else 0.0))
+
+
+def run_ddn_batched(
+    seeds,
+    kind: str,
+    n: int | None = None,
+    epochs=None,
+    layers=None,
+    n_show: int = 10,
+    n_score: int = 1000,
+    data_seed: int = 0,
+    data_dir=None,
+    score_every: int = 1,
+    checkpoint=None,
+    **cfg_kw,
+) -> list[dict]:
+    """``run_ddn`` for every seed in ``seeds`` as one batched model (``lib.batched``): the list of
+    what ``run_ddn(seed=s, ...)`` returns, in order, equal within float tolerance. Each epoch the
+    seeds' current states are scored through ordinary ``DDNTrainer`` views; ``cpu_s`` is the
+    batch's CPU seconds divided by K; ``checkpoint`` is one for the whole batch."""
+    args = (kind, n, epochs, layers, n_show, n_score, data_seed, data_dir, score_every, cfg_kw)
+    x, cfg, epochs, make_recorder = _ddn_setup(*args)
+    bt = BatchedDDNTrainer(x, cfg, seeds)
+    t0 = time.process_time()
+    recs = [make_recorder() for _ in bt.seeds]
+    ckpt = as_checkpoint(checkpoint)
+    history = bt.fit(
+        epochs,
+        on_start=lambda: [r.start(tr) for r, tr in zip(recs, bt.trainers())],
+        on_epoch=lambda stage, e, logs: [
+            r.epoch(tr, stage, e, log) for r, tr, log in zip(recs, bt.trainers(), logs)
+        ],
+        checkpoint=ckpt,
+        extra_state=(
+            lambda: {"before": [r.before for r in recs]},
+            lambda saved: [r.before.update(b) for r, b in zip(recs, saved["before"])],
+        ),
+    )
+    cpu_s = (time.process_time() - t0 + (ckpt.cpu_before if ckpt else 0.0)) / len(recs)
+    trainers = bt.trainers()
+    return [
+        r.result(tr, [h[k] if h else None for h in history], cpu_s)
+        for k, (r, tr) in enumerate(zip(recs, trainers))
+    ]
 
 
 CEILING_KINDS = ("simple", "additive", "occlusive")
@@ -731,7 +798,7 @@ def run_plan(profile: str, names=None, seed: int = 0, data_dir=None, use=None, n
     plan = chapter_plan(profile, seed, data_dir, use)
     names = list(plan) if names is None else names
     quiet = dict(profile=profile, n_jobs=n_jobs, progress=progress_enabled())
-    return {n: sweep(plan[n][0], plan[n][1], name=n, **quiet) for n in names}
+    return {n: sweep(*plan[n], name=n, batched=BATCHED.get(plan[n][0]), **quiet) for n in names}
 
 
 # For cost estimates only: the input size of each benchmark and, where a profile takes "all the
@@ -780,6 +847,7 @@ def _ceiling_cost(config):  # encoders and decoders only, about a stage-1 epoch 
     return ("ddn", (config["epochs"] * upd, 0, 0), ddn_parameters(config["kind"], config))
 
 
+BATCHED = {run_ddn: SeedBatched(run_ddn_batched, "ddn")}  # used where K seeds per model is faster
 COSTS = {
     run_ddn: _ddn_cost,
     run_ddn_ceiling: _ceiling_cost,
@@ -795,7 +863,10 @@ def plan(profile, seed=0, data_dir=None, check_data=True, use="faithful"):
     the notebook chooses from its runs; the plan prices them for ``use`` (default the model as
     written; every variant costs about the same)."""
     sweeps = chapter_plan(profile, seed, data_dir, use=use, check_data=check_data)
-    return {name: Experiment(name, fn, configs, COSTS[fn]) for name, (fn, configs) in sweeps.items()}
+    return {
+        name: Experiment(name, fn, configs, COSTS[fn], batched=BATCHED.get(fn))
+        for name, (fn, configs) in sweeps.items()
+    }
 
 
 @dataclass(frozen=True)
