@@ -267,6 +267,21 @@ def test_tolerances_come_from_the_measured_difference():
 
 
 @pytest.mark.chapters
+def test_calibrate_compares_a_fresh_run_with_one_on_its_stored_runs(results_tmp, capsys):
+    """``--calibrate``: the 1-thread run computes every sweep run afresh in a temporary folder; the
+    2-thread run reuses those runs in this checkout and leaves them (and its record) there."""
+    assert run.main(["--profile", "smoke", "--calibrate", "ch07_neural_networks"]) == 0
+    assert "ok (calibrated)" in capsys.readouterr().out
+    reference = json.loads((results_tmp / "reference" / "smoke" / "ch07_neural_networks.json").read_text())
+    assert reference["calibration"]["threads"] == [1, 2] and "info" not in reference
+    record = json.loads((results_tmp / "results" / "smoke" / "ch07_neural_networks.json").read_text())
+    sweeps = record["info"]["runs"].values()
+    assert sum(log["runs"] for log in sweeps) > 0
+    assert all(log["computed"] == 0 and log["reused"] == log["runs"] for log in sweeps)
+    assert record["metrics"] == reference["metrics"]
+
+
+@pytest.mark.chapters
 def test_a_smoke_record_on_other_data_fails_check(results_tmp, capsys, monkeypatch):
     """Chapter 1 on another MNIST (written here) must fail ``--check`` against the reference."""
     monkeypatch.setattr(run, "REFERENCE", ROOT / "results" / "reference")  # measured tolerances
