@@ -12,3 +12,34 @@ def temporary_results(tmp_path_factory):
     mp.delenv("BOOK_PROFILE", raising=False)
     yield
     mp.undo()
+
+
+@pytest.fixture
+def asae_stand_ins(monkeypatch):
+    """Tiny stand-in composites and a cheap per-epoch score for ``lib.training.run_asae`` and
+    ``lib.batched.run_asae_batched`` (each reads them under its own name); returns the keywords
+    of a run on them. In process only: worker processes do not see the stand-ins."""
+    import types
+
+    import numpy as np
+
+    import lib.batched
+    import lib.training
+
+    rng = np.random.default_rng(1)
+    fake = types.SimpleNamespace(
+        x=(rng.random((40, 6, 8)) < 0.3).astype(np.float32),
+        part_a=rng.random((40, 6, 8)),
+        part_b=rng.random((40, 6, 8)),
+        label_a=rng.integers(0, 3, 40),
+        label_b=rng.integers(0, 3, 40),
+        source="fake",
+    )
+    for module in (lib.training, lib.batched):
+        monkeypatch.setattr(module, "_composite", lambda kind, n, seed, data_dir: fake)
+        monkeypatch.setattr(
+            module,
+            "asae_epoch_scores",
+            lambda m, x, pa, pb, la, lb, random_state=0: {"ysum": float(m(x)["y"].detach().sum())},
+        )
+    return dict(kind="simple", n=40, epochs=2, n_eval=30, n_examples=2, batch_size=16, noise_std=0.1)

@@ -267,33 +267,13 @@ def test_costs_reads_and_estimates(tmp_path, monkeypatch):
         seconds_per_update("gan")
 
 
-def test_run_asae_batched_equals_run_asae(monkeypatch):
+def test_run_asae_batched_equals_run_asae(asae_stand_ins):
     """Same results as run_asae per seed. The data and the per-epoch scorer are replaced by tiny
     stand-ins, which keeps the test to a second."""
-    import types
-
-    import lib.batched
-    import lib.training
     from lib.batched import run_asae_batched
     from lib.training import run_asae
 
-    rng = np.random.default_rng(1)
-    fake = types.SimpleNamespace(
-        x=(rng.random((40, 6, 8)) < 0.3).astype(np.float32),
-        part_a=rng.random((40, 6, 8)),
-        part_b=rng.random((40, 6, 8)),
-        label_a=rng.integers(0, 3, 40),
-        label_b=rng.integers(0, 3, 40),
-        source="fake",
-    )
-    for module in (lib.training, lib.batched):  # each reads them under its own name
-        monkeypatch.setattr(module, "_composite", lambda kind, n, seed, data_dir: fake)
-        monkeypatch.setattr(
-            module,
-            "asae_epoch_scores",
-            lambda m, x, pa, pb, la, lb, random_state=0: {"ysum": float(m(x)["y"].detach().sum())},
-        )
-    kw = dict(kind="simple", n=40, epochs=2, n_eval=30, n_examples=2, batch_size=16, noise_std=0.1)
+    kw = asae_stand_ins
     mine = run_asae_batched([0, 5], **kw)
     for seed, res in zip([0, 5], mine):
         ref = run_asae(seed=seed, **kw)

@@ -113,35 +113,19 @@ def test_a_sweep_trains_seeds_together_and_stores_each_run(results_tmp, monkeypa
     assert experiments._stale({"code": "twin", "data": []}, {"single", "twin"}) is None
 
 
-def test_a_batched_asae_sweep_stores_what_a_seed_by_seed_sweep_stores(results_tmp, monkeypatch):
+def test_a_batched_asae_sweep_stores_what_a_seed_by_seed_sweep_stores(
+    results_tmp, monkeypatch, asae_stand_ins
+):
     """The real pair (lib.training.run_asae and lib.batched.run_asae_batched) through sweeps, on
     tiny stand-in data with a cheap per-epoch score (in process, n_jobs=1, so the stand-ins hold)."""
-    import types
-
     import lib.batched
     import lib.training
     from lib.chapters.ch08_split_autoencoders import BATCHED
     from lib.training import run_asae
 
-    rng = np.random.default_rng(1)
-    fake = types.SimpleNamespace(
-        x=(rng.random((40, 6, 8)) < 0.3).astype(np.float32),
-        part_a=rng.random((40, 6, 8)),
-        part_b=rng.random((40, 6, 8)),
-        label_a=rng.integers(0, 3, 40),
-        label_b=rng.integers(0, 3, 40),
-        source="fake",
-    )
-    for module in (lib.training, lib.batched):
-        monkeypatch.setattr(module, "_composite", lambda kind, n, seed, data_dir: fake)
-        monkeypatch.setattr(
-            module,
-            "asae_epoch_scores",
-            lambda m, x, pa, pb, la, lb, random_state=0: {"ysum": float(m(x)["y"].detach().sum())},
-        )
     monkeypatch.setattr(lib.training, "final_truth_scores", lambda *a: {})
     monkeypatch.setattr(lib.batched, "final_truth_scores", lambda *a: {})
-    base = dict(kind="simple", n=40, epochs=2, n_eval=30, n_examples=2, batch_size=16, noise_std=0.1)
+    base = asae_stand_ins
     configs = [dict(base, seed=s) for s in (0, 1, 2)]
     single = sweep(
         run_asae, configs, name="single", profile="smoke", n_jobs=1, progress=False, batched=BATCHED
