@@ -111,3 +111,29 @@ def grouping_above_chance(share, chance):
     else:
         verdict = holds(False, partly=bool(np.all(excess > 0) and p < SIGNIFICANCE))
     return verdict, float(excess.mean()), p, rule
+
+
+def guarded(verdict, ruler):
+    """A ground-truth verdict as far as its ruler allows (``lib.controls.make_ruler``).
+
+    The rule of book/design.md ("Records, claims and controls"): the ground truth may give a
+    verdict only where every control at that size is judged as it is built to be (the oracle
+    codes and the supervised ceiling disentangled; mixed, collapsed, one-code-holds-both and the
+    untrained network not). Elsewhere the verdict is ``not tested``, and the claim's
+    ``controls`` say which control failed and by how much. ``ruler`` None (no ground truth was
+    measured) also gives ``not tested``.
+    """
+    check_verdict(verdict)
+    if ruler is None or not ruler["testable"]:
+        return "not tested"
+    return verdict
+
+
+def criteria_sentence(verdicts, ruler=None):
+    """Which criterion holds and which fails, in words: ``verdicts`` maps a criterion's name
+    ("the thesis's MI criterion", "the ground truth") to its verdict."""
+    parts = [f"by {name}: {verdict}" for name, verdict in verdicts.items()]
+    text = "; ".join(parts)
+    if ruler is not None and not ruler["testable"]:
+        text += f" (the ground truth cannot judge here: {ruler['reading']})"
+    return text

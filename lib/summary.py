@@ -141,3 +141,36 @@ def verdict_summary_markdown(records):
         total = sum(len(ids) for ids in by_verdict.values())
         lines.append(f"- **{method}** ({total} claim{'s' * (total != 1)}) - " + "; ".join(parts))
     return "\n".join(lines)
+
+
+def _fmt_share(value):
+    return "–" if value is None or value != value else f"{value:.2f}"
+
+
+def rulers_rows(records):
+    """One row per chapter and setting of the rulers behind the ground-truth verdicts (each
+    chapter's ``info.rulers``): the oracle's and the supervised ceiling's scores, whether every
+    control was judged as built, and the MI scale (built-separate / built-mixed / untrained)."""
+    rows = []
+    for chapter, record in records.items():
+        for ruler in (record.get("info", {}).get("rulers") or {}).values():
+            by = {c["control"]: c for c in ruler.get("controls", [])}
+            oracle = by.get("oracle (per-part PCA)", by.get("oracle membership", {}))
+            ceiling = by.get("supervised ceiling", {})
+            scale = ruler.get("mi_scale", {})
+            rows.append((
+                chapter.split("_")[0].replace("ch", "Ch. ").replace(" 0", " "),
+                ruler["setting"],
+                _fmt_share(oracle.get("score")),
+                _fmt_share(ceiling.get("score")),
+                "passes" if ruler["testable"] else "fails: " + ruler["reading"],
+                " / ".join(_fmt_share(scale[k]) for k in MI_SCALE_ORDER if k in scale) or "–",
+            ))  # fmt: skip
+    return rows
+
+
+# the MI scale's entries in the order the header names them (records store keys sorted)
+MI_SCALE_ORDER = ("built-separate", "true grouping", "built-mixed", "random grouping",
+                  "untrained network")  # fmt: skip
+RULER_HEADER = ["chapter", "setting", "oracle score", "supervised ceiling", "controls",
+                "MI scale (nats): separate / mixed / untrained"]  # fmt: skip

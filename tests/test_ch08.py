@@ -7,7 +7,19 @@ import pytest
 from lib import evidence
 from lib.chapters import ch08_split_autoencoders as ch8
 from lib.claims import make_claim
+from lib.controls import make_ruler
 from lib.experiments import PROFILES
+
+
+def rulers(testable=True):
+    """A ruler per setting whose controls all pass (or whose supervised ceiling fails)."""
+    rows = [
+        {"control": "oracle (per-part PCA)", "kind": "positive", "score": 0.8,
+         "share of oracle": 1.0, "disentangled": True, "correct": True, "mi": 0.0},
+        {"control": "supervised ceiling", "kind": "positive", "score": 0.1,
+         "share of oracle": 0.1, "disentangled": testable, "correct": testable, "mi": float("nan")},
+    ]  # fmt: skip
+    return {s: make_ruler(ch8.setting_name(*s), rows) for s in ch8.CEILINGS}
 
 
 class FakeRecord:
@@ -69,7 +81,7 @@ def test_simple_2_summary_of_fake_runs():
     ]
     assert ch8.order_by_mi(runs) == [0, 1, 2, 3]
     rec = FakeRecord()
-    ch8.claims_simple_2(rec, runs)
+    ch8.claims_simple_2(rec, runs, rulers())
     assert rec.metrics["simple2_share_mi_below_0.1"] == 0.25
     assert rec.metrics["simple2_share_mi_below_0.2"] == 0.5
     assert rec.metrics["simple2_share_disentangled_by_recon_score"] == 0.5
@@ -80,9 +92,17 @@ def test_simple_2_summary_of_fake_runs():
         == rec.claims["8.4-mi-vs-truth"]["verdict_old_score"]
         == "agrees"
     )
-    ch8.claim_examples(rec, runs, [0, 1, 2])
+    assert rec.claims["8.4-mi-vs-truth"]["controls"]["testable"]
+    ch8.claim_examples(rec, runs, [0, 1, 2], rulers())
     assert rec.claims["8.3-simple-2-examples"]["value"] == pytest.approx(2 / 3)
     assert rec.claims["8.3-simple-2-examples"]["verdict"] == "partly"
+    # the thesis's criterion beside it: 1 of the 3 shown has final MI < 0.1
+    assert rec.claims["8.3-simple-2-examples"]["verdict_mi"] == "partly"
+    # a ruler whose supervised ceiling fails cannot judge: "not tested", never "does not agree"
+    ch8.claim_examples(rec, runs, [2, 3], rulers(testable=False))
+    claim = rec.claims["8.3-simple-2-examples"]
+    assert claim["verdict"] == "not tested" and claim["verdict_mi"] == "does not agree"
+    assert "supervised ceiling" in claim["criteria"]
     ch8.headline_metrics(rec, {"simple2": runs})
     assert rec.metrics["simple2_final_mi_mean"] == pytest.approx((0.05 + 0.15 + 0.5) / 3)
     assert rec.metrics["simple2_share_disentangled_truth"] == 0.5
@@ -106,7 +126,7 @@ def test_study_groups_cut_the_base_runs_and_score_the_study_runs():
     # the curves are the 2-unit runs' at the study's epoch (MI 1.0), not at their end (0.1)
     assert table.loc[ch8.BASE, "MI < 0.2"] == 0.0
     rec = FakeRecord()
-    ch8.claims_study(rec, groups, scored, epochs)
+    ch8.claims_study(rec, groups, scored, epochs, rulers())
     assert rec.metrics["study_rmsprop_share_disentangled"] == 0.5
     assert rec.metrics["study_sgd_share_mi_below_0.2"] == 0.0
     assert rec.claims["8.6-optimisers"]["verdict"] == "agrees"
@@ -123,3 +143,16 @@ def test_the_supervised_ceiling_separates_where_the_unsupervised_asae_does_not()
     plain = run_asae(**sizes)
     assert ceiling["final_separation"] > 0.03 and ceiling["final_disentanglement"] > 0.3
     assert ceiling["final_disentanglement"] > plain["final_disentanglement"] + 0.2
+    # judged against the oracle of the same rows, and trained until its score stopped rising
+    assert ceiling["final_disentangled"] and ceiling["final_testable"]
+    assert 2 <= len(ceiling["score_curve"]) and ceiling["epochs_needed"] <= 6
+
+
+def test_the_ceiling_stops_once_its_score_stops_rising():
+    from lib.training import score_stopped
+
+    nan = float("nan")
+    assert not score_stopped([nan, 0.1])
+    assert not score_stopped([0.1, nan, 0.3])
+    assert score_stopped([0.1, nan, 0.3, nan, 0.305])
+    assert score_stopped([0.4, 0.2])  # a fall also ends it

@@ -12,11 +12,12 @@ LIB = Path(__file__).resolve().parents[1] / "lib"
 MODELS = {
     "lib.data", "lib.checksums", "lib.fetch", "lib.mi", "lib.metrics", "lib.claims", "lib.nets",
     "lib.autoencoders", "lib.training", "lib.checkpoints", "lib.rbm", "lib.rbm_exact", "lib.ppica",
-    "lib.ddn", "lib.ddn_alternatives", "lib.batched", "lib.identity", "lib.costs",
+    "lib.ddn", "lib.ddn_alternatives", "lib.batched", "lib.identity", "lib.costs", "lib.controls",
 }  # fmt: skip
 PRESENTATION = {
     "lib.plots", "lib.rbm_plots", "lib.diagrams", "lib.ica_demos", "lib.pages", "lib.summary",
     "lib.run", "lib.book_stamps", "lib.book_assets", "lib.figure_index", "lib.lab", "lib.asae_plots",
+    "lib.ruler_plots",
 }  # fmt: skip
 
 
