@@ -53,6 +53,7 @@ from lib.data import (
 )
 from lib.experiments import SWEEP_LOG, SeedBatched, _atomic_write, _jsonable, results_dir, run_codes, sweep
 from lib.identity import code_fingerprint, data_fingerprint
+from lib.metrics import CONTROL_SHARE
 from lib.nets import device
 from lib.training import run_asae
 
@@ -196,8 +197,9 @@ def _summary_asae(runs):
     rule = (
         f"agrees when at least one run ends with KSG MI below {ASAE_MI_LIMITED} (the "
         f"thesis's limited-success threshold) and is disentangled by the ground truth "
-        f"(lib.metrics.disentanglement: both codes carry their own part and not the other, "
-        f"score >= 0.5 and above its permutation null); partly when some run meets only one "
+        f"(lib.metrics.disentanglement with control=: both codes carry their own part and not the "
+        f"other, a score above its permutation null and at least {CONTROL_SHARE:.0%} of the "
+        f"per-part PCA oracle's on the same rows); partly when some run meets only one "
         f"of the two; otherwise does not agree"
     )
     return {
@@ -237,8 +239,9 @@ def _summary_ddn(runs):
         verdict = "does not agree"
     rule = (
         f"agrees when every run ends with KSG MI below {MI_THRESHOLD} and is disentangled "
-        f"by the ground truth (lib.metrics.disentanglement: both codes carry their own digit "
-        f"and not the other, score >= 0.5 and above its permutation null); partly when every "
+        f"by the ground truth (lib.metrics.disentanglement with control=: both codes carry their "
+        f"own digit and not the other, a score above its permutation null and at least "
+        f"{CONTROL_SHARE:.0%} of the per-part PCA oracle's on the same rows); partly when every "
         f"run meets one of the two or at least half meet both; otherwise does not agree"
     )
     return {

@@ -11,6 +11,7 @@ import time
 
 import numba
 import numpy as np
+import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from lib.claims import at_least, at_most, criteria_sentence, grouping_above_chance, guarded, holds
@@ -397,6 +398,26 @@ def grouping_ruler(runs, d, land=None, random_state=0):
                  "random grouping": float(np.mean(land[d]["random"]))}  # fmt: skip
     return {"setting": f"{d} sources", "testable": not failed, "reading": reading,
             "mi_scale": scale, "controls": rows}  # fmt: skip
+
+
+def rulers_frame(rulers):
+    """The grouping rule's controls per number of sources, with the MI scale, for the page."""
+    rows = []
+    for ruler in rulers.values():
+        scale = ruler["mi_scale"]
+        for c in ruler["controls"]:
+            rows.append({
+                "sources": ruler["setting"],
+                "control": c["control"],
+                "mean assigned share": c["score"],
+                "rule's verdict": c["verdict"],
+                "as built": "yes" if c["correct"] else "no",
+                "MI, true grouping": scale.get("true grouping", np.nan),
+                "MI, random grouping": scale.get("random grouping", np.nan),
+            })  # fmt: skip
+    floats = ["mean assigned share", "MI, true grouping", "MI, random grouping"]
+    frame = pd.DataFrame(rows)
+    return frame.style.format({c: "{:.3f}" for c in floats}, na_rep="–").hide(axis="index")
 
 
 MI_NAME = "the thesis's MI criterion (final MI below 0)"

@@ -16,7 +16,14 @@ import torch
 from lib.autoencoders import ASAE
 from lib.batched import run_asae_batched
 from lib.claims import at_least, criteria_sentence, guarded, holds
-from lib.controls import ceiling_row, control_rows, joint_ruler, make_ruler, rulers_table
+from lib.controls import (
+    ceiling_row,
+    control_rows,
+    error_rates,
+    joint_ruler,
+    make_ruler,
+    rulers_table,
+)
 from lib.costs import updates_per_epoch
 from lib.data import make_composite, require_composites
 from lib.experiments import Experiment, SeedBatched, resolve_profile
@@ -186,6 +193,31 @@ def rulers(experiments, ceiling_results):
     return out
 
 
+def rule_error_rates(experiments, seeds=(0, 1, 2)):
+    """How often the rule misjudges the built controls across ``seeds`` (each redraws the folds,
+    projections, refit rows and noise), on the Simple runs' evaluation rows at 2 and 10 units:
+    {width: ``lib.controls.error_rates`` without its rows}."""
+    out = {}
+    for name in ("ch08_simple_2", "ch08_simple_10"):
+        config = experiments[name].configs[0]
+        data, za, _ = untrained_codes(config)
+        ev = slice(0, len(za))
+        parts = [p[ev].reshape(len(za), -1) for p in (data.part_a, data.part_b)]
+        rates = error_rates(*parts, data.label_a[ev], data.label_b[ev], config["code_size"], seeds)
+        out[config["code_size"]] = {k: v for k, v in rates.items() if k != "rows"}
+    return out
+
+
+def error_rates_reading(rates):
+    """The error rates in words, e.g. for the page."""
+    return "; ".join(
+        f"at {w} units {r['false_negative_rate']:.0%} of {r['n_positive']} positive controls were "
+        f"called not disentangled and {r['false_positive_rate']:.0%} of {r['n_negative']} "
+        "negative ones disentangled"
+        for w, r in rates.items()
+    )
+
+
 def rulers_display(rulers):
     """The controls table of every setting, for the page (``lib.controls.rulers_table``)."""
     table = rulers_table(rulers.values()).set_index(["setting", "control"])
@@ -331,12 +363,16 @@ def formatted(table, percent=(), digits=3):
 
 
 def claims_table(rec):
-    """Every claim of the record: id, figure, method, thesis, ours, both verdicts."""
+    """Every claim of the record: id, figure, method, thesis, ours, the ground-truth verdict, the
+    thesis's MI criterion's verdict and the old score's."""
     table = pd.DataFrame(list(rec.claims.values()))
-    if "verdict_old_score" not in table:
-        table["verdict_old_score"] = None
-    columns = ["id", "figure", "method", "thesis", "ours", "verdict", "old-score verdict"]
-    return table.rename(columns={"verdict_old_score": "old-score verdict"})[columns].fillna("")
+    for key in ("verdict_old_score", "verdict_mi"):
+        if key not in table:
+            table[key] = None
+    names = {"verdict": "verdict (ground truth)", "verdict_mi": "MI criterion",
+             "verdict_old_score": "old-score verdict"}  # fmt: skip
+    columns = ["id", "figure", "method", "thesis", "ours", *names.values()]
+    return table.rename(columns=names)[columns].fillna("")
 
 
 # ----------------------------------------------------------------------------- claims, section 8.5
