@@ -301,6 +301,145 @@ def _one_part_score(m):
     return holder, own, other, own - other
 
 
+def _check_inputs(code_a, code_b, label_a, label_b, readout, cv):
+    """Validated codes, the indices of the labelled parts and their integer labels."""
+    if readout not in ("both",) + _READOUTS:
+        raise ValueError(f"readout must be 'both', 'linear' or 'nonlinear', got {readout!r}")
+    if not isinstance(cv, (int, np.integer)) or cv < 2:
+        raise ValueError(f"cv must be an integer >= 2, got {cv!r}")
+    codes = [_as_2d("code_a", code_a), _as_2d("code_b", code_b)]
+    _check_lengths(code_a=codes[0], code_b=codes[1])
+    n = len(codes[0])
+    labels = [_label("label_a", label_a, n, True), _label("label_b", label_b, n, True)]
+    parts = [j for j in range(2) if labels[j] is not None]
+    if not parts:
+        raise ValueError("both labels are missing (None or all -1): nothing to score")
+    for j in parts:
+        smallest = np.bincount(labels[j]).min()
+        if smallest < cv:
+            raise ValueError(
+                f"too few rows for cv={cv}: label_{'ab'[j]}'s smallest class has "
+                f"{smallest} rows (n={n}); each class needs at least cv rows"
+            )
+    return codes, parts, [labels[j] for j in parts]
+
+
+def _stratified_folds(ys, n_classes, cv, random_state):
+    """Stratified ``cv``-fold split over all rows; on the joint label when every combination of
+    the two labels can fill the folds."""
+    from sklearn.model_selection import StratifiedKFold
+
+    strat = ys[0]
+    if len(ys) == 2:
+        joint = ys[0] * n_classes[1] + ys[1]
+        if np.bincount(joint)[np.unique(joint)].min() >= cv:
+            strat = joint
+    split = StratifiedKFold(cv, shuffle=True, random_state=random_state)
+    return list(split.split(np.zeros(len(strat)), strat))
+
+
+def _permuted_labels(ys, n_perm, random_state):
+    """Each label in the real row order (row 0) and under ``n_perm`` permutations of the rows,
+    the same permutation for both labels (the null keeps the labels' relation)."""
+    rng = np.random.default_rng(random_state)
+    n = len(ys[0])
+    rows = np.vstack(
+        [np.arange(n, dtype=np.int32)] + [rng.permutation(n).astype(np.int32) for _ in range(n_perm)]
+    )
+    return [y.astype(np.int32)[rows] for y in ys]
+
+
+def _fold_accuracies(codes, y_perm, n_classes, folds, use, n_neighbors, random_state):
+    """Held-out accuracy per readout, fold, code and part: ``acc`` (cv, 2, parts) for the real
+    labels and ``acc_null`` (n_perm, cv, 2, parts) for every permutation, and the kNN's k."""
+    from sklearn.neighbors import NearestNeighbors
+
+    n_perm, n_parts, cv = len(y_perm[0]) - 1, len(y_perm), len(folds)
+    acc = {r: np.zeros((cv, 2, n_parts)) for r in use}
+    acc_null = {r: np.zeros((n_perm, cv, 2, n_parts)) for r in use}
+    k = None
+    for f, (train, test) in enumerate(folds):
+        for i in range(2):
+            x_train, x_test = _standardise(codes[i][train], codes[i][test])
+            if "nonlinear" in use:
+                k = n_neighbors or int(np.clip(round(np.sqrt(len(train)) / 4), 5, 25))
+                search = NearestNeighbors(n_neighbors=min(k, len(train))).fit(x_train)
+                graph = _knn_graph(search.kneighbors(x_test, return_distance=False), len(train))
+            ridge = _ridge_map(x_train, x_test) if "linear" in use and n_perm else None
+            for jj in range(n_parts):
+                yp_train, yp_test = y_perm[jj][:, train], y_perm[jj][:, test]
+                if "linear" in use:
+                    acc["linear"][f, i, jj] = _logistic_accuracy(
+                        x_train, x_test, yp_train[0], yp_test[0], random_state
+                    )
+                lin, knn = _permutation_accuracies(
+                    ridge, graph if "nonlinear" in use else None, yp_train, yp_test, n_classes[jj]
+                )
+                if "linear" in use:
+                    acc_null["linear"][:, f, i, jj] = lin[1:]
+                if "nonlinear" in use:
+                    acc["nonlinear"][f, i, jj], acc_null["nonlinear"][:, f, i, jj] = knn[0], knn[1:]
+    return acc, acc_null, k
+
+
+def _permutation_accuracies(ridge, graph, yp_train, yp_test, n_classes):
+    """Ridge and kNN accuracies under every labelling (row 0 the real one), in chunks of at most
+    2**25 one-hot entries; a readout that is None gives zeros."""
+    n_rows = len(yp_train)
+    chunk = max(1, 2**25 // (yp_train.shape[1] * n_classes))
+    lin, knn = np.zeros(n_rows), np.zeros(n_rows)
+    for lo in range(0, n_rows, chunk):
+        rows = slice(lo, min(n_rows, lo + chunk))
+        onehot = _onehot(yp_train[rows], n_classes)
+        if ridge is not None:
+            lin[rows] = _ridge_accuracy(ridge, onehot, yp_test[rows], n_classes)
+        if graph is not None:
+            knn[rows] = _knn_accuracy(graph, onehot, yp_test[rows], n_classes)
+    return lin, knn
+
+
+def _combine_readouts(acc, acc_null, chance, readout, n_perm):
+    """Chance-normalised readouts: the fold-mean matrix ``m`` (2, parts; under "both" the better
+    readout per entry), its per-fold values, which readout each entry used, the null's matrices
+    (n_perm, 2, parts; None without a null), and each readout's fold means and fold values."""
+    scale = 1 - chance
+    norm = {r: (a - chance) / scale for r, a in acc.items()}  # (cv, 2, parts)
+    mean = {r: v.mean(0) for r, v in norm.items()}
+    null = {r: ((a - chance) / scale).mean(1) for r, a in acc_null.items()} if n_perm else None
+    if readout == "both":
+        pick_nl = mean["nonlinear"] > mean["linear"]
+        m = np.where(pick_nl, mean["nonlinear"], mean["linear"])
+        m_folds = np.where(pick_nl, norm["nonlinear"], norm["linear"])
+        used = np.where(pick_nl, "nonlinear", "linear")
+        null_m = np.maximum(*[null[r] for r in _READOUTS]) if n_perm else None
+    else:
+        m, m_folds, used = mean[readout], norm[readout], np.full(mean[readout].shape, readout)
+        null_m = null[readout] if n_perm else None
+    return m, m_folds, used, null_m, mean, norm
+
+
+def _fold_scores(m_folds, swapped, n_parts):
+    """The score's formula on each fold's matrix under the assignment chosen on the mean."""
+    if n_parts == 2:
+        own = [1, 0] if swapped else [0, 1]
+        return (m_folds[:, [0, 1], own] - m_folds[:, [0, 1], [1 - j for j in own]]).min(-1)
+    h = int(swapped)
+    return m_folds[:, h, 0] - m_folds[:, 1 - h, 0]
+
+
+def _decide(raw, null_q, n_perm, min_effect, control_score, control_share):
+    """``(disentangled, threshold, testable)``: the fixed rule without a control (``testable``
+    None), else the calibrated one (see ``disentanglement``)."""
+    significant = not n_perm or raw > null_q
+    if control_score is None:
+        threshold = max(min_effect, null_q) if n_perm else float(min_effect)
+        return raw >= min_effect and significant, threshold, None
+    bar = float(control_share) * control_score
+    testable = bool(control_score > (null_q if n_perm else 0.0))
+    threshold = max(bar, null_q) if n_perm else bar
+    return testable and significant and raw >= bar, threshold, testable
+
+
 @_single_threaded
 def disentanglement(
     code_a,
@@ -395,125 +534,33 @@ def disentanglement(
     """
     import time
 
-    from sklearn.model_selection import StratifiedKFold
-    from sklearn.neighbors import NearestNeighbors
-
     t0 = time.perf_counter()
-    if readout not in ("both",) + _READOUTS:
-        raise ValueError(f"readout must be 'both', 'linear' or 'nonlinear', got {readout!r}")
-    if not isinstance(cv, (int, np.integer)) or cv < 2:
-        raise ValueError(f"cv must be an integer >= 2, got {cv!r}")
-    codes = [_as_2d("code_a", code_a), _as_2d("code_b", code_b)]
-    _check_lengths(code_a=codes[0], code_b=codes[1])
-    n = len(codes[0])
-    labels = [_label("label_a", label_a, n, True), _label("label_b", label_b, n, True)]
-    parts = [j for j in range(2) if labels[j] is not None]
-    if not parts:
-        raise ValueError("both labels are missing (None or all -1): nothing to score")
-    for j in parts:
-        smallest = np.bincount(labels[j]).min()
-        if smallest < cv:
-            raise ValueError(
-                f"too few rows for cv={cv}: label_{'ab'[j]}'s smallest class has "
-                f"{smallest} rows (n={n}); each class needs at least cv rows"
-            )
-    ys = [labels[j] for j in parts]
+    codes, parts, ys = _check_inputs(code_a, code_b, label_a, label_b, readout, cv)
+    n, n_parts = len(codes[0]), len(parts)
     n_classes = [int(y.max()) + 1 for y in ys]
     chance = np.array([_chance(y) for y in ys])
-    n_parts = len(parts)
-
-    # stratify on the joint label when every combination can fill the folds
-    strat = ys[0]
-    if n_parts == 2:
-        joint = ys[0] * n_classes[1] + ys[1]
-        if np.bincount(joint)[np.unique(joint)].min() >= cv:
-            strat = joint
-    folds = list(StratifiedKFold(cv, shuffle=True, random_state=random_state).split(np.zeros(n), strat))
-
-    rng = np.random.default_rng(random_state)
+    folds = _stratified_folds(ys, n_classes, cv, random_state)
     n_perm = max(0, int(n_permutations))
-    rows = np.vstack(
-        [np.arange(n, dtype=np.int32)] + [rng.permutation(n).astype(np.int32) for _ in range(n_perm)]
-    )
-    y_perm = [y.astype(np.int32)[rows] for y in ys]  # row 0: the real labels
-
+    y_perm = _permuted_labels(ys, n_perm, random_state)  # row 0: the real labels
     use = _READOUTS if readout == "both" else (readout,)
-    acc = {r: np.zeros((cv, 2, n_parts)) for r in use}
-    acc_null = {r: np.zeros((n_perm, cv, 2, n_parts)) for r in use}
-    for f, (train, test) in enumerate(folds):
-        for i in range(2):
-            x_train, x_test = _standardise(codes[i][train], codes[i][test])
-            if "nonlinear" in use:
-                k = n_neighbors or int(np.clip(round(np.sqrt(len(train)) / 4), 5, 25))
-                search = NearestNeighbors(n_neighbors=min(k, len(train))).fit(x_train)
-                neighbours = search.kneighbors(x_test, return_distance=False)
-                graph = _knn_graph(neighbours, len(train))
-            if "linear" in use and n_perm:
-                ridge = _ridge_map(x_train, x_test)
-            for jj in range(n_parts):
-                yp_train, yp_test = y_perm[jj][:, train], y_perm[jj][:, test]
-                if "linear" in use:
-                    acc["linear"][f, i, jj] = _logistic_accuracy(
-                        x_train, x_test, yp_train[0], yp_test[0], random_state
-                    )
-                # row 0 is the real labelling; rows go in chunks of <= 2**25 one-hot entries
-                chunk = max(1, 2**25 // (len(train) * n_classes[jj]))
-                lin, knn = np.zeros(n_perm + 1), np.zeros(n_perm + 1)
-                for lo in range(0, n_perm + 1, chunk):
-                    rows_ = slice(lo, min(n_perm + 1, lo + chunk))
-                    onehot = _onehot(yp_train[rows_], n_classes[jj])
-                    if "linear" in use and n_perm:
-                        lin[rows_] = _ridge_accuracy(ridge, onehot, yp_test[rows_], n_classes[jj])
-                    if "nonlinear" in use:
-                        knn[rows_] = _knn_accuracy(graph, onehot, yp_test[rows_], n_classes[jj])
-                if "linear" in use:
-                    acc_null["linear"][:, f, i, jj] = lin[1:]
-                if "nonlinear" in use:
-                    acc["nonlinear"][f, i, jj], acc_null["nonlinear"][:, f, i, jj] = knn[0], knn[1:]
-
-    scale = 1 - chance
-    norm = {r: (acc[r] - chance) / scale for r in use}  # (cv, 2, parts)
-    mean = {r: norm[r].mean(0) for r in use}
-    if readout == "both":
-        pick_nl = mean["nonlinear"] > mean["linear"]
-        m = np.where(pick_nl, mean["nonlinear"], mean["linear"])
-        m_folds = np.where(pick_nl, norm["nonlinear"], norm["linear"])
-        used = np.where(pick_nl, "nonlinear", "linear")
-        null_m = (
-            np.maximum(*[((acc_null[r] - chance) / scale).mean(1) for r in _READOUTS]) if n_perm else None
-        )
-    else:
-        m, m_folds = mean[readout], norm[readout]
-        used = np.full(m.shape, readout)
-        null_m = ((acc_null[readout] - chance) / scale).mean(1) if n_perm else None
+    acc, acc_null, k = _fold_accuracies(codes, y_perm, n_classes, folds, use, n_neighbors, random_state)
+    m, m_folds, used, null_m, mean, norm = _combine_readouts(acc, acc_null, chance, readout, n_perm)
 
     score_fn = _assign if n_parts == 2 else _one_part_score
     flag, own, other, raw = score_fn(m)
-    flag = bool(flag)
-    # the fold scores under the chosen assignment
-    if n_parts == 2:
-        idx_own = [1, 0] if flag else [0, 1]
-        fold_scores = (m_folds[:, [0, 1], idx_own] - m_folds[:, [0, 1], [1 - j for j in idx_own]]).min(-1)
-    else:
-        h = int(flag)
-        fold_scores = m_folds[:, h, 0] - m_folds[:, 1 - h, 0]
+    flag, raw = bool(flag), float(raw)
+    fold_scores = _fold_scores(m_folds, flag, n_parts)
     null_scores = score_fn(null_m)[3] if n_perm else np.zeros(0)
     null_q = float(np.quantile(null_scores, NULL_QUANTILE)) if n_perm else float("nan")
     p_value = float((1 + np.sum(null_scores >= raw)) / (1 + n_perm)) if n_perm else float("nan")
     collapsed = [_collapsed(c) for c in codes]
 
-    raw = float(raw)
-    significant = not n_perm or raw > null_q
     ctrl = None
-    if control is None:
-        threshold = max(min_effect, null_q) if n_perm else float(min_effect)
-        disentangled, testable = raw >= min_effect and significant, None
-    else:
+    if control is not None:
         ctrl = _control_scores(control, n, label_a, label_b, readout, cv, random_state, n_neighbors)
-        bar = float(control_share) * ctrl["score_unclipped"]
-        testable = bool(ctrl["score_unclipped"] > (null_q if n_perm else 0.0))
-        threshold = max(bar, null_q) if n_perm else bar
-        disentangled = testable and significant and raw >= bar
+    disentangled, threshold, testable = _decide(
+        raw, null_q, n_perm, min_effect, ctrl and ctrl["score_unclipped"], control_share
+    )
     nan = float("nan")
     if n_parts == 2:
         mode, note = "two_parts", ""
