@@ -104,3 +104,13 @@ def test_every_module_has_a_layer():
                    "lib.evidence", "lib.cluster", "lib.planning"}}  # fmt: skip
     unplaced = set(GRAPH) - MODELS - PRESENTATION - experiments - {"lib"}
     assert unplaced == set(), f"modules in no layer (add them to tests/test_layers.py): {unplaced}"
+
+
+def test_no_chapter_module_imports_another_chapter():
+    """Chapters lean on lower layers, never on each other (shared helpers move down a layer)."""
+    leaning = {
+        name: sorted(m for m in imports if m.startswith("lib.chapters.") and m != name)
+        for name, (imports, _) in GRAPH.items()
+        if name.startswith("lib.chapters.")
+    }
+    assert {k: v for k, v in leaning.items() if v} == {}

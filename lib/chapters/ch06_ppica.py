@@ -17,7 +17,7 @@ from threadpoolctl import threadpool_limits
 from lib.claims import at_least, at_most, criteria_sentence, grouping_above_chance, guarded, holds
 from lib.data import make_composite, require_composites
 from lib.experiments import Experiment
-from lib.metrics import reconstruction_score, reconstruction_separation
+from lib.metrics import reconstruction_score, reconstruction_separation, upright_share
 from lib.mi import ksg_from_radii, ksg_joint_radii, ksg_mi, standardize
 from lib.ppica import IncrementalKSG, PostprocessedICA
 
@@ -87,26 +87,6 @@ def load_data(profile, seed, data_dir):
 
 
 # ---- scoring against the truth ---------------------------------------------------------------
-
-
-def upright_share(sources, part_a, part_b):
-    """Share of each source's mixing column that draws the upright part (part a).
-
-    Regressing the input on the sources gives each source's mixing column, cov(x, s_c) / var(s_c)
-    (for FastICA's uncorrelated sources this is its column of ``mixing_``: the image the
-    component adds to a reconstruction). The composites are additive, x = a + b, so the column
-    splits exactly into an upright image cov(a, s_c) and a rotated image cov(b, s_c). Returns
-    |cov(a, s_c)|^2 / (|cov(a, s_c)|^2 + |cov(b, s_c)|^2) per source: 1 = it draws only upright
-    pixels, 0 = only rotated ones; the source's true cause is the part with the larger share.
-    """
-    S = np.asarray(sources, dtype=np.float64)
-    pa, pb = (np.asarray(p, dtype=np.float64).reshape(len(p), -1) for p in (part_a, part_b))
-    if not (len(S) == len(pa) == len(pb)) or pa.shape != pb.shape:
-        raise ValueError(f"sources {S.shape} and parts {pa.shape}, {pb.shape} do not match")
-    S = S - S.mean(0)
-    energy_a = ((S.T @ (pa - pa.mean(0))) ** 2).sum(1)
-    energy_b = ((S.T @ (pb - pb.mean(0))) ** 2).sum(1)
-    return energy_a / (energy_a + energy_b)
 
 
 def assigned_share(membership, true_a, weights=None):
