@@ -17,7 +17,7 @@ MODELS = {
 PRESENTATION = {
     "lib.plots", "lib.rbm_plots", "lib.diagrams", "lib.ica_demos", "lib.pages", "lib.summary",
     "lib.run", "lib.book_stamps", "lib.book_assets", "lib.figure_index", "lib.lab", "lib.asae_plots",
-    "lib.ruler_plots",
+    "lib.ruler_plots", "lib.conclusion",
 }  # fmt: skip
 
 
