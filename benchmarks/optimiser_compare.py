@@ -7,7 +7,7 @@
   outside the root), ``rmsprop`` (eq. 7.4, Lasagne form, eps 1e-6 inside), and eq. 7.4 plus
   heavy-ball momentum 0.9 (section 9.3's "momentum 0.9" read literally). Reports KSG MI at the end
   of stage 1, final MI and the ground-truth (label-probe) score as run_ddn records them.
-- ASAE on Simple MNIST with 2-unit codes (lib.training.run_asae), seeds 0-2: old (torch RMSprop,
+- ASAE on Simple MNIST with 2-unit codes (lib.asae_runs.run_asae), seeds 0-2: old (torch RMSprop,
   eps 1e-7 outside, loss averaged over pixels, as chapter 8 had it) against eq. 7.4 with both
   readings of eq. 7.1's loss (averaged over pixels; summed, the squared 2-norm the thesis writes):
   final MI, lowest MI over the epochs, probe score and reconstruction error.
@@ -27,8 +27,8 @@ import time
 import numpy as np
 import torch
 
+from lib.asae_runs import run_asae
 from lib.chapters.ch09_ddn import run_ddn, stage_end
-from lib.training import run_asae
 
 DDN_OPTIMISERS = {
     "torch RMSprop (old)": dict(optimizer="torch-rmsprop"),

@@ -28,7 +28,7 @@ How
   functions of ``lib.ddn`` (``encoding_losses``, ``reconstruction_losses``, ``sq_err``) with their
   detaches; only the predictor noise is drawn outside ``vmap`` (per seed, from that seed's
   generator, in the single run's order) and passed in. All three stages are batched, with
-  ``pred_steps`` and every ``DDNConfig`` option (batch-normalised codes keep per-seed running
+  ``pred_steps``, ``code_act``, ``pred_noise`` and every ``DDNConfig`` option (batch-normalised codes keep per-seed running
   statistics as stacked buffers).
 
 Rounding: where a run is chaotic, the last-bit differences grow. We saw one such case: batch-
@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import time
 
 import numpy as np
 import torch
@@ -72,12 +71,6 @@ from lib.nets import device as choose_device
 from lib.nets import make_optimiser
 from lib.training import (
     TrainConfig,
-    _composite,
-    as_tensor,
-    asae_epoch_scores,
-    evaluate,
-    example_rows,
-    final_truth_scores,
     fit_epochs,
 )
 
@@ -201,7 +194,7 @@ def stack_optimiser_state(stacked_opt, stacked_params, opts, params_per_seed) ->
         }
 
 
-def _check_seeds(seeds, k):
+def check_seeds(seeds, k):
     seeds = [int(s) for s in seeds]
     if len(seeds) != k:
         raise ValueError(f"need one seed per model: {k} models, {len(seeds)} seeds")
@@ -219,7 +212,7 @@ def build_asaes(
     dropout: float = 0.0,
     device: str | None = None,
 ) -> list[ASAE]:
-    """One ASAE per seed, each built exactly as ``lib.training.run_asae`` builds it
+    """One ASAE per seed, each built exactly as ``lib.asae_runs.run_asae`` builds it
     (``torch.manual_seed(seed)``, then ``ASAE(...)``)."""
     out = []
     for s in seeds:
@@ -257,7 +250,7 @@ def train_batched(
         if seeds is None:
             raise ValueError("pass seeds= (one shuffling seed per model) when passing models")
         models = items
-    seeds = _check_seeds(seeds, len(models))
+    seeds = check_seeds(seeds, len(models))
     configs = [dataclasses.replace(config, seed=s) for s in seeds]
     gens = [torch.Generator(device=x.device).manual_seed(c.seed) for c in configs]
     st = Stacked(models)
@@ -315,75 +308,6 @@ def train_batched(
     return st.models, histories
 
 
-def run_asae_batched(
-    seeds,
-    kind="simple",
-    n=2500,
-    code_size=2,
-    epochs=30,
-    data_seed=0,
-    n_eval=1000,
-    n_examples=6,
-    optimiser="rmsprop",
-    lr=1e-3,
-    l1_weight=0.0,
-    l1_activation=0.0,
-    noise_std=0.0,
-    dropout=0.0,
-    batch_size=128,
-    data_dir=None,
-    optimiser_eps=None,
-    loss_reduce="sum",
-    checkpoint=None,
-) -> list[dict]:
-    """``lib.training.run_asae`` for every seed in ``seeds`` at once (one batched model): a list of
-    the results ``run_asae(seed=s, ...)`` returns, in the order of ``seeds``, equal within float
-    tolerance. ``cpu_s`` is the batch's CPU seconds divided by K. ``checkpoint``: one for the
-    whole batch (per epoch, as ``train_batched``)."""
-    cpu0 = time.process_time()
-    seeds = _check_seeds(list(seeds), len(list(seeds)))
-    data = _composite(kind, n, data_seed, data_dir)
-    if n_eval > len(data.x):
-        raise ValueError(f"n_eval={n_eval} exceeds the {len(data.x)} composites")
-    x = as_tensor(data.x)
-    models = build_asaes(seeds, x.shape[1], code_size, dropout=dropout, device=str(x.device))
-    ev = slice(0, n_eval)
-    parts = (data.part_a[ev].reshape(n_eval, -1), data.part_b[ev].reshape(n_eval, -1))
-    hook = lambda m: asae_epoch_scores(m, x[ev], *parts, data.label_a[ev], data.label_b[ev], random_state=0)
-    config = TrainConfig(
-        epochs=epochs,
-        batch_size=batch_size,
-        optimiser=optimiser,
-        lr=lr,
-        l1_weight=l1_weight,
-        l1_activation=l1_activation,
-        noise_std=noise_std,
-        optimiser_eps=optimiser_eps,
-        loss_reduce=loss_reduce,
-    )
-    ckpt = as_checkpoint(checkpoint)
-    models, histories = train_batched(models, x, config, seeds=seeds, on_epoch=hook, checkpoint=ckpt)
-    rows = example_rows(n_examples, n_eval)
-    shape = data.x.shape[1:] if data.x.ndim == 3 else (1, x.shape[1])
-    x_np = x.cpu().numpy()
-    results = []
-    for model, history in zip(models, histories):
-        out = evaluate(model, x)
-        examples = np.stack([x_np[rows], out["y_a"][rows], out["y_b"][rows], out["y"][rows]])
-        result = {key: np.array([h[key] for h in history]) for key in history[0]}
-        result.update(final_truth_scores(out, data, ev, parts))
-        result.update(
-            final_mse=float(np.mean((out["y"] - x_np) ** 2)),
-            examples=examples.reshape(4, n_examples, *shape).astype(np.float32),
-            source=str(getattr(data, "source", kind)),
-        )
-        results.append(result)
-    cpu_s = (time.process_time() - cpu0 + (ckpt.cpu_before if ckpt else 0.0)) / len(seeds)
-    for result in results:
-        result["cpu_s"] = cpu_s
-    return results
-
-
 # ----------------------------------------------------------------------------- DDN
 def _pred_losses(model, za, zb, nb, na, sigma):
     """lib.ddn.predictive_losses with the noise given (nb for z_b, na for z_a, unit variance)."""
@@ -438,7 +362,7 @@ class BatchedDDNTrainer:
         if x.ndim != 2 or len(x) < 2:
             raise ValueError(f"x must hold at least 2 samples, got shape {x.shape}")
         seeds = list(seeds)
-        seeds = _check_seeds(seeds, len(seeds))
+        seeds = check_seeds(seeds, len(seeds))
         dev = choose_device(device)
         xt = torch.from_numpy(x).to(dev)
         models, gens = [], []
@@ -463,7 +387,7 @@ class BatchedDDNTrainer:
             g.set_state(t.gen.get_state())
             gens.append(g)
         seeds = list(range(len(trainers))) if seeds is None else seeds
-        self._setup(t0.x, t0.cfg, t0.device, _check_seeds(seeds, len(trainers)), models, gens)
+        self._setup(t0.x, t0.cfg, t0.device, check_seeds(seeds, len(trainers)), models, gens)
         for name, group in (
             ("opt_enc", "encoder_parameters"),
             ("opt_pred", "predictor_parameters"),
@@ -564,8 +488,12 @@ class BatchedDDNTrainer:
             opt.step()
 
     # -- stage steps (each mirrors the DDNTrainer method of the same name)
-    def _extra_predictor_steps(self, xb, noise) -> None:
-        sigma = self.cfg.sigma
+    def _sigma(self, stage: int) -> float:
+        """DDNTrainer._sigma: eq. 9.12's sigma, 0 in stage 1 under ``pred_noise="stage3"``."""
+        return 0.0 if stage == 1 and self.cfg.pred_noise == "stage3" else self.cfg.sigma
+
+    def _extra_predictor_steps(self, xb, noise, stage: int = 1) -> None:
+        sigma = self._sigma(stage)
         for s in range(self.cfg.pred_steps - 1):
             losses = self.st.call(
                 lambda m, x_, nb, na: _extra_pred(m, x_, nb, na, sigma), xb, noise[s, 0], noise[s, 1]
@@ -575,8 +503,8 @@ class BatchedDDNTrainer:
     def stage1_step(self, xb) -> dict:
         """Eq. 9.7's four updates for every seed (encoders on 9.6, predictors on 9.5/9.12)."""
         noise = self._noise(xb.shape[1], self.cfg.pred_steps)
-        self._extra_predictor_steps(xb, noise)
-        sigma = self.cfg.sigma
+        self._extra_predictor_steps(xb, noise, 1)
+        sigma = self._sigma(1)
         total, l_ba, l_ab = self.st.call(
             lambda m, x_, nb, na: _stage1(m, x_, nb, na, sigma), xb, noise[-1, 0], noise[-1, 1]
         )
@@ -592,10 +520,10 @@ class BatchedDDNTrainer:
     def stage3_step(self, xb, alpha: float) -> dict:
         """End-to-end fine-tuning (eq. 9.11, 9.10, 9.12), every seed."""
         noise = self._noise(xb.shape[1], self.cfg.pred_steps)
-        self._extra_predictor_steps(xb, noise)
+        self._extra_predictor_steps(xb, noise, 3)
         if self.cfg.recon_reduce == "mean":
             alpha = alpha / xb.shape[2]
-        sigma = self.cfg.sigma
+        sigma = self._sigma(3)
         total, l_ba, l_ab, r_ab = self.st.call(
             lambda m, x_, nb, na: _stage3(m, x_, nb, na, sigma, alpha), xb, noise[-1, 0], noise[-1, 1]
         )

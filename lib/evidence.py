@@ -38,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lib.asae_runs import run_asae
 from lib.chapters import ch08_split_autoencoders as ch08
 from lib.chapters import ch09_ddn as ch09
 from lib.chapters.ch06_ppica import ppica_run
@@ -55,7 +56,6 @@ from lib.experiments import SWEEP_LOG, SeedBatched, _atomic_write, _jsonable, re
 from lib.identity import code_fingerprint, data_fingerprint
 from lib.metrics import CONTROL_SHARE
 from lib.nets import device
-from lib.training import run_asae
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian package dataset-fashion-mnist
 PROFILE = "thesis"

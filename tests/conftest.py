@@ -16,15 +16,14 @@ def temporary_results(tmp_path_factory):
 
 @pytest.fixture
 def asae_stand_ins(monkeypatch):
-    """Tiny stand-in composites and a cheap per-epoch score for ``lib.training.run_asae`` and
-    ``lib.batched.run_asae_batched`` (each reads them under its own name); returns the keywords
+    """Tiny stand-in composites and a cheap per-epoch score for ``lib.asae_runs.run_asae`` and
+    ``run_asae_batched`` (both read them from ``lib.asae_runs``); returns the keywords
     of a run on them. In process only: worker processes do not see the stand-ins."""
     import types
 
     import numpy as np
 
-    import lib.batched
-    import lib.training
+    import lib.asae_runs
 
     rng = np.random.default_rng(1)
     fake = types.SimpleNamespace(
@@ -35,7 +34,7 @@ def asae_stand_ins(monkeypatch):
         label_b=rng.integers(0, 3, 40),
         source="fake",
     )
-    for module in (lib.training, lib.batched):
+    for module in (lib.asae_runs,):
         monkeypatch.setattr(module, "_composite", lambda kind, n, seed, data_dir: fake)
         monkeypatch.setattr(
             module,

@@ -2,7 +2,7 @@
 
 ``seeded(seed, scale)`` is a single run; ``seeded_batched(seeds, scale)`` returns what ``seeded``
 returns for each seed, computed in one call, and says so in ``made_by`` (which the comparison
-ignores), as ``lib.batched.run_asae_batched`` does for ``lib.training.run_asae``.
+ignores), as ``lib.asae_runs.run_asae_batched`` does for ``run_asae``.
 """
 
 import os

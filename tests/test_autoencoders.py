@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 import torch
 
+from lib.asae_runs import asae_epoch_scores
 from lib.autoencoders import ASAE, Autoencoder, asae_loss
 from lib.nets import make_optimiser
-from lib.training import TrainConfig, as_tensor, asae_epoch_scores, evaluate, train
+from lib.training import TrainConfig, as_tensor, evaluate, train
 
 
 def toy_additive(n=600, seed=0):

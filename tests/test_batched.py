@@ -270,8 +270,7 @@ def test_costs_reads_and_estimates(tmp_path, monkeypatch):
 def test_run_asae_batched_equals_run_asae(asae_stand_ins):
     """Same results as run_asae per seed. The data and the per-epoch scorer are replaced by tiny
     stand-ins, which keeps the test to a second."""
-    from lib.batched import run_asae_batched
-    from lib.training import run_asae
+    from lib.asae_runs import run_asae, run_asae_batched
 
     kw = asae_stand_ins
     mine = run_asae_batched([0, 5], **kw)

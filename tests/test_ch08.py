@@ -136,7 +136,7 @@ def test_study_groups_cut_the_base_runs_and_score_the_study_runs():
 def test_the_supervised_ceiling_separates_where_the_unsupervised_asae_does_not():
     """Trained on the true parts, the same ASAE's codes read their own digits (a positive control
     of the score on this benchmark); the unsupervised ASAE at the same sizes does not."""
-    from lib.training import run_asae, run_asae_ceiling
+    from lib.asae_runs import run_asae, run_asae_ceiling
 
     sizes = dict(kind="simple", n=500, code_size=10, epochs=6, n_eval=300)
     ceiling = run_asae_ceiling(**sizes)
@@ -149,7 +149,7 @@ def test_the_supervised_ceiling_separates_where_the_unsupervised_asae_does_not()
 
 
 def test_the_ceiling_stops_once_its_score_stops_rising():
-    from lib.training import score_stopped
+    from lib.asae_runs import score_stopped
 
     nan = float("nan")
     assert not score_stopped([nan, 0.1])

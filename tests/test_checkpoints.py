@@ -1,17 +1,20 @@
 """Per-epoch checkpoints: a run killed after epoch k and rerun gives exactly the uninterrupted
-result (lib.training.train / run_asae, lib.chapters.ch09_ddn.run_ddn, and through
+result (lib.training.train / lib.asae_runs.run_asae, lib.chapters.ch09_ddn.run_ddn, and through
 lib.experiments.sweep)."""
 
 import numpy as np
 import pytest
 import torch
 
+import lib.asae_runs as asae_runs
 import lib.training as training
+from lib.asae_runs import run_asae
+from lib.autoencoders import ASAE
 from lib.chapters.ch09_ddn import run_ddn
 from lib.checkpoints import Checkpoint
 from lib.ddn import DDNTrainer
 from lib.experiments import config_key, results_dir, sweep
-from lib.training import ASAE, TrainConfig, as_tensor, run_asae, train
+from lib.training import TrainConfig, as_tensor, train
 
 
 class Crash(Exception):
@@ -92,13 +95,13 @@ ASAE_RUN = dict(
 def test_run_asae_resumes_exactly(tmp_path, monkeypatch):
     plain = run_asae(**ASAE_RUN)
     path = tmp_path / "asae.ckpt"
-    real = training.asae_epoch_scores
-    monkeypatch.setattr(training, "asae_epoch_scores", crash_on_call(real, 3))
+    real = asae_runs.asae_epoch_scores
+    monkeypatch.setattr(asae_runs, "asae_epoch_scores", crash_on_call(real, 3))
     with pytest.raises(Crash):
         run_asae(**ASAE_RUN, checkpoint=Checkpoint(path, "x"))
     spent = torch.load(path, weights_only=True)["cpu_s"]
     assert spent > 0
-    monkeypatch.setattr(training, "asae_epoch_scores", real)
+    monkeypatch.setattr(asae_runs, "asae_epoch_scores", real)
     resumed = run_asae(**ASAE_RUN, checkpoint=Checkpoint(path, "x"))
     assert_same_result(plain, resumed)
     assert resumed["cpu_s"] > spent  # the CPU of the interrupted attempt is counted
@@ -152,8 +155,8 @@ def test_a_killed_sweep_run_resumes_inside_the_run(tmp_path, monkeypatch):
     monkeypatch.setenv("BOOK_RESULTS_DIR", str(tmp_path / "clean"))
     (clean,) = sweep(run_asae, [config], name="asae", profile="smoke", n_jobs=1, progress=False)
     monkeypatch.setenv("BOOK_RESULTS_DIR", str(tmp_path / "killed"))
-    real = training.asae_epoch_scores
-    monkeypatch.setattr(training, "asae_epoch_scores", crash_on_call(real, 3))
+    real = asae_runs.asae_epoch_scores
+    monkeypatch.setattr(asae_runs, "asae_epoch_scores", crash_on_call(real, 3))
     with pytest.raises(Crash):
         sweep(run_asae, [config], name="asae", profile="smoke", n_jobs=1, progress=False)
     ckpts = list((tmp_path / "killed").rglob("*.ckpt"))
@@ -164,7 +167,7 @@ def test_a_killed_sweep_run_resumes_inside_the_run(tmp_path, monkeypatch):
         calls["n"] += 1
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(training, "asae_epoch_scores", counting)
+    monkeypatch.setattr(asae_runs, "asae_epoch_scores", counting)
     (resumed,) = sweep(run_asae, [config], name="asae", profile="smoke", n_jobs=1, progress=False)
     assert calls["n"] == 2  # epochs 2 and 3 only: epoch 0 and 1 came from the checkpoint
     assert_same_result(clean, resumed)

@@ -101,7 +101,7 @@ def test_library_code_never_imports_the_runner():
 
 def test_every_module_has_a_layer():
     experiments = {n for n in GRAPH if n.startswith("lib.chapters") or n in {"lib.experiments",
-                   "lib.evidence", "lib.cluster", "lib.planning"}}  # fmt: skip
+                   "lib.evidence", "lib.cluster", "lib.planning", "lib.asae_runs"}}  # fmt: skip
     unplaced = set(GRAPH) - MODELS - PRESENTATION - experiments - {"lib"}
     assert unplaced == set(), f"modules in no layer (add them to tests/test_layers.py): {unplaced}"
 
@@ -114,3 +114,13 @@ def test_no_chapter_module_imports_another_chapter():
         if name.startswith("lib.chapters.")
     }
     assert {k: v for k, v in leaning.items() if v} == {}
+
+
+def test_no_model_module_defines_a_run_function():
+    """Sweep functions (``run_*``) are experiments: they build data, train and score."""
+    runs = {
+        name: [n.name for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("run_")]
+        for name, tree in _modules()
+        if name in MODELS
+    }
+    assert {k: v for k, v in runs.items() if v} == {}

@@ -116,15 +116,13 @@ def test_a_sweep_trains_seeds_together_and_stores_each_run(results_tmp, monkeypa
 def test_a_batched_asae_sweep_stores_what_a_seed_by_seed_sweep_stores(
     results_tmp, monkeypatch, asae_stand_ins
 ):
-    """The real pair (lib.training.run_asae and lib.batched.run_asae_batched) through sweeps, on
+    """The real pair (lib.asae_runs.run_asae and run_asae_batched) through sweeps, on
     tiny stand-in data with a cheap per-epoch score (in process, n_jobs=1, so the stand-ins hold)."""
-    import lib.batched
-    import lib.training
+    import lib.asae_runs
+    from lib.asae_runs import run_asae
     from lib.chapters.ch08_split_autoencoders import BATCHED
-    from lib.training import run_asae
 
-    monkeypatch.setattr(lib.training, "final_truth_scores", lambda *a: {})
-    monkeypatch.setattr(lib.batched, "final_truth_scores", lambda *a: {})
+    monkeypatch.setattr(lib.asae_runs, "final_truth_scores", lambda *a: {})
     base = asae_stand_ins
     configs = [dict(base, seed=s) for s in (0, 1, 2)]
     single = sweep(

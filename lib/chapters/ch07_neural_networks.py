@@ -1,12 +1,12 @@
 """Chapter 7 (background on neural networks): the optimiser study behind section 8.4's choice of
 RMSprop (eq. 7.4): sizes per profile, the sweep configurations, summaries and claims. The run
-function is ``lib.training.run_autoencoder``; the diagrams are ``lib.diagrams``."""
+function is ``lib.asae_runs.run_autoencoder``; the diagrams are ``lib.diagrams``."""
 
 import numpy as np
 
+from lib.asae_runs import run_autoencoder
 from lib.claims import holds
 from lib.experiments import Experiment
-from lib.training import run_autoencoder
 
 # The chapter's sizes per profile: digits, epochs, seeds per optimiser, code sizes.
 SIZES = {

@@ -1,6 +1,6 @@
 """Chapter 8, split autoencoders: sizes per profile, summaries and claims of the ASAE runs.
 
-The runs are ``lib.training.run_asae`` (the ASAE of thesis section 8.3 trained as in section
+The runs are ``lib.asae_runs.run_asae`` (the ASAE of thesis section 8.3 trained as in section
 8.4). Each run records, per epoch, the KSG MI between the two codes (``mi``), the
 reconstruction score (``recon``), the probe score (``probe``) and the error (``mse``), and once
 at the end the ground-truth disentangling score of the final codes (``final_disentanglement``,
@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from lib.asae_runs import run_asae, run_asae_batched, run_asae_ceiling
 from lib.autoencoders import ASAE
-from lib.batched import run_asae_batched
 from lib.claims import at_least, criteria_sentence, guarded, holds
 from lib.controls import (
     ceiling_row,
@@ -27,7 +27,7 @@ from lib.controls import (
 from lib.costs import updates_per_epoch
 from lib.data import make_composite, require_composites
 from lib.experiments import Experiment, SeedBatched, resolve_profile
-from lib.training import evaluate, run_asae, run_asae_ceiling
+from lib.training import evaluate
 
 # ----------------------------------------------------------------------------- sizes
 # The thesis trains 30 runs per experiment on 25,000 composites (section 8.2) and does not state

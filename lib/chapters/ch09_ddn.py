@@ -18,6 +18,7 @@ import torch
 from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import train_test_split
 
+from lib.asae_runs import quick_score, score_stopped
 from lib.batched import BatchedDDNTrainer
 from lib.checkpoints import as_checkpoint
 from lib.claims import at_least, at_most, criteria_sentence, guarded, holds
@@ -38,7 +39,7 @@ from lib.ddn_alternatives import PenaltyAutoencoder, gmmn_fit, penalty_loss
 from lib.experiments import Experiment, SeedBatched, sweep
 from lib.metrics import code_scores, reconstruction_score
 from lib.nets import device, make_optimiser, mlp
-from lib.training import fit_epochs, progress_enabled, quick_score, score_stopped, training_state
+from lib.training import fit_epochs, progress_enabled, training_state
 
 # Section 9.4: (L_e, L_p, L_d) and epochs of stages (1, 2, 3) per benchmark; MNIST anneals alpha.
 BENCHMARKS = {
@@ -409,7 +410,7 @@ def run_ddn_ceiling(
     The encoders f_a, f_b and per-cause decoders g_a, g_b of fig. 9.3, with the benchmark's layers
     and the DDN's optimisers (eq. 7.4; encoders at lr_enc, decoders at lr_dec), trained with the
     true parts as targets: ||g_a(f_a(x)) - a||^2 + ||g_b(f_b(x)) - b||^2, each summed over pixels.
-    It trains until its score stops rising (``lib.training.score_stopped``, checked every
+    It trains until its score stops rising (``lib.asae_runs.score_stopped``, checked every
     ``check_every`` epochs) or ``epochs`` at most (``epochs_needed``, ``score_curve``). The codes
     are then disentangled as far as these networks allow; their decision on ``run_ddn``'s scoring
     rows is the architecture's positive control on this benchmark."""
