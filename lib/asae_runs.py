@@ -300,7 +300,10 @@ def run_autoencoder(
 
     def hook(m):
         y = evaluate(m, x)["y"]
-        return {"mse": float(np.mean((y - x_np) ** 2)), "spread": float(y.var(0).sum() / x_np.var(0).sum())}
+        return {
+            "mse": float(np.mean((y - x_np) ** 2)),
+            "spread": float(y.var(0).sum() / x_np.var(0).sum()),
+        }
 
     config = TrainConfig(
         epochs=epochs,

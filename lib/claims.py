@@ -65,7 +65,12 @@ def holds(condition, partly=False):
 
 def make_claim(claim_id, *, thesis, ours, verdict, method, value=None, rule=None, **extra):
     """One registry entry, validated: a non-empty id and statements, a known verdict."""
-    for name, text in (("claim id", claim_id), ("thesis", thesis), ("ours", ours), ("method", method)):
+    for name, text in (
+        ("claim id", claim_id),
+        ("thesis", thesis),
+        ("ours", ours),
+        ("method", method),
+    ):
         if not isinstance(text, str) or not text.strip():
             raise ValueError(f"{name} of a claim must be a non-empty string, got {text!r}")
     return {

@@ -108,7 +108,12 @@ def reconstruction_score(recon_a, recon_b, part_a, part_b):
     """
     ra, rb, pa, pb = (
         _as_2d(k, v)
-        for k, v in [("recon_a", recon_a), ("recon_b", recon_b), ("part_a", part_a), ("part_b", part_b)]
+        for k, v in [
+            ("recon_a", recon_a),
+            ("recon_b", recon_b),
+            ("part_a", part_a),
+            ("part_b", part_b),
+        ]
     )
     _check_lengths(recon_a=ra, recon_b=rb, part_a=pa, part_b=pb)
     if not (ra.shape == rb.shape == pa.shape == pb.shape):

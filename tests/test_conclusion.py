@@ -49,6 +49,10 @@ def test_takeaway_follows_the_verdicts():
 
 def test_the_table_has_one_row_per_recorded_headline_claim():
     rows = method_table_rows(records(), EVIDENCE)
-    assert [r[:2] for r in rows] == [("ASAE", "Simple, 10 units"), ("DDN", "Simple"), ("DDN", "Additive")]
+    assert [r[:2] for r in rows] == [
+        ("ASAE", "Simple, 10 units"),
+        ("DDN", "Simple"),
+        ("DDN", "Additive"),
+    ]
     assert rows[1][3:] == ("does not agree", "agrees", "does not agree")
     assert rows[2][5] == "–"

@@ -60,7 +60,9 @@ def test_random_projections_of_each_part_are_disentangled(simple, oracle):
 
 
 @pytest.mark.parametrize(
-    "build", [mixed_codes, collapsed_codes, both_in_one_codes], ids=["mixed", "collapsed", "one-holds-both"]
+    "build",
+    [mixed_codes, collapsed_codes, both_in_one_codes],
+    ids=["mixed", "collapsed", "one-holds-both"],
 )
 def test_negative_controls_are_not_disentangled(simple, oracle, build):
     d = decide(build(*oracle), simple, oracle)
@@ -80,7 +82,14 @@ def test_partly_mixed_codes_sit_between_and_an_equal_mix_fails(simple, oracle):
 
 def test_result_keeps_its_keys_and_gains_the_control_and_matrix(simple, oracle):
     d = disentanglement(*oracle, simple[2], simple[3], control=oracle, n_permutations=20, with_dci=False)
-    for key in ("score", "disentangled", "informativeness", "exclusivity", "control_score", "matrix"):
+    for key in (
+        "score",
+        "disentangled",
+        "informativeness",
+        "exclusivity",
+        "control_score",
+        "matrix",
+    ):
         assert key in d
     m = np.asarray(d["matrix"])
     assert m.shape == (2, 2) and m[0, 0] > 0.5 and m[1, 1] > 0.5 and abs(m[0, 1]) < 0.1
