@@ -28,8 +28,8 @@ How
   functions of ``lib.ddn`` (``encoding_losses``, ``reconstruction_losses``, ``sq_err``) with their
   detaches; only the predictor noise is drawn outside ``vmap`` (per seed, from that seed's
   generator, in the single run's order) and passed in. All three stages are batched, with
-  ``pred_steps``, ``code_act``, ``pred_noise`` and every ``DDNConfig`` option (batch-normalised codes keep per-seed running
-  statistics as stacked buffers).
+  ``pred_steps``, ``code_act``, ``pred_noise`` and every ``DDNConfig`` option (batch-normalised
+  codes keep per-seed running statistics as stacked buffers).
 
 Rounding: where a run is chaotic, the last-bit differences grow. We saw one such case: batch-
 normalised codes (``code_norm="batch"``) on tiny batches (5 rows), where the gradient of a hidden

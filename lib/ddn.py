@@ -17,6 +17,11 @@ Our changes (not in the thesis), compared in `book/ch09_ddn.md`:
   at the encoder output, so an encoder cannot shrink its code to nothing.
 - `pred_steps`: predictor updates per encoder update (the thesis's "the predictor must learn
   faster than the encoder", section 9.2.2, by steps instead of learning rate).
+- `code_act`: "tanh" or "sigmoid" bounds each code unit at the encoder output (section 9.2.1
+  notes the encoding loss "is not bounded below"; a bounded code is one reading of the fix).
+- `pred_noise="stage3"`: the denoising of eq. 9.12 in stage 3 only (algorithm 6 lists 9.12 for
+  stage 3 and refers stage 1 back to algorithm 5, which has no noise); the default "all" adds it
+  in both stages. Both options were measured on the positive-control toys (lib.toy_study).
 - `recon_reduce="mean"`: a reading of eq. 9.11 the thesis leaves open, its reconstruction term
   averaged over pixels (as Keras's and Lasagne's mean squared error) instead of summed, which
   weighs it 1/n_pixels as much against the encoding loss.
@@ -46,6 +51,8 @@ from lib.nets import device as choose_device
 from lib.training import fit_epochs, mean_logs
 
 CODE_NORMS = ("none", "batch")
+CODE_ACTS = ("linear", "tanh", "sigmoid")
+PRED_NOISES = ("all", "stage3")
 RECON_REDUCES = ("sum", "mean")
 OPTIMIZERS = ("rmsprop", "sgd", "torch-rmsprop")
 
@@ -75,12 +82,18 @@ class DDNConfig:
     code_norm: str = "none"  # "batch": our change, standardised codes
     pred_steps: int = 1  # predictor updates per encoder update
     recon_reduce: str = "sum"  # eq. 9.11's reconstruction term: summed or averaged over pixels
+    code_act: str = "linear"  # "tanh" / "sigmoid": bounded codes (a reading; thesis: linear)
+    pred_noise: str = "all"  # eq. 9.12's noise in stages 1 and 3 ("all") or stage 3 only
 
     def __post_init__(self):
         if self.code_norm not in CODE_NORMS:
             raise ValueError(f"code_norm must be one of {CODE_NORMS}, got {self.code_norm!r}")
         if self.recon_reduce not in RECON_REDUCES:
             raise ValueError(f"recon_reduce must be one of {RECON_REDUCES}, got {self.recon_reduce!r}")
+        if self.code_act not in CODE_ACTS:
+            raise ValueError(f"code_act must be one of {CODE_ACTS}, got {self.code_act!r}")
+        if self.pred_noise not in PRED_NOISES:
+            raise ValueError(f"pred_noise must be one of {PRED_NOISES}, got {self.pred_noise!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
         try:
@@ -145,7 +158,9 @@ class DDN(nn.Module):
             za, zb = self.enc(x).chunk(2, dim=1)
         else:
             za, zb = self.enc_a(x), self.enc_b(x)
-        return self.norm_a(za), self.norm_b(zb)
+        act = {"linear": nn.Identity(), "tanh": torch.tanh, "sigmoid": torch.sigmoid}
+        act = act[self.cfg.code_act]
+        return self.norm_a(act(za)), self.norm_b(act(zb))
 
     def decode(self, za: torch.Tensor, zb: torch.Tensor) -> torch.Tensor:
         """y_ab = g_ab(z_a, z_b)."""
@@ -251,21 +266,26 @@ class DDNTrainer:
     def _noise_gen(self):
         return self.gen if self.device == "cpu" else None
 
-    def extra_predictor_steps(self, xb) -> None:
+    def _sigma(self, stage: int) -> float:
+        """eq. 9.12's sigma in this stage (0 in stage 1 when ``pred_noise="stage3"``)."""
+        return 0.0 if stage == 1 and self.cfg.pred_noise == "stage3" else self.cfg.sigma
+
+    def extra_predictor_steps(self, xb, stage: int = 1) -> None:
         """pred_steps - 1 predictor-only updates on this batch before the joint update."""
         for _ in range(self.cfg.pred_steps - 1):
             with torch.no_grad():
                 za, zb = self.model.encode(xb)
-            l_ba, l_ab = predictive_losses(self.model, za, zb, self.cfg.sigma, self._noise_gen())
+            sigma = self._sigma(stage)
+            l_ba, l_ab = predictive_losses(self.model, za, zb, sigma, self._noise_gen())
             self.opt_pred.zero_grad()
             (l_ba + l_ab).backward()
             self.opt_pred.step()
 
     def stage1_step(self, xb) -> dict:
         """One minibatch of the four updates of eq. 9.7 (simultaneous, from the same state)."""
-        self.extra_predictor_steps(xb)
+        self.extra_predictor_steps(xb, 1)
         za, zb = self.model.encode(xb)
-        l_ba, l_ab = predictive_losses(self.model, za, zb, self.cfg.sigma, self._noise_gen())
+        l_ba, l_ab = predictive_losses(self.model, za, zb, self._sigma(1), self._noise_gen())
         e_a, e_b = encoding_losses(self.model, za, zb)
         self.opt_enc.zero_grad()
         self.opt_pred.zero_grad()
@@ -287,9 +307,9 @@ class DDNTrainer:
     def stage3_step(self, xb, alpha: float) -> dict:
         """One minibatch of end-to-end fine-tuning: encoders on eq. 9.11, decoders on 9.10,
         predictors on 9.12."""
-        self.extra_predictor_steps(xb)
+        self.extra_predictor_steps(xb, 3)
         za, zb = self.model.encode(xb)
-        l_ba, l_ab = predictive_losses(self.model, za, zb, self.cfg.sigma, self._noise_gen())
+        l_ba, l_ab = predictive_losses(self.model, za, zb, self._sigma(3), self._noise_gen())
         e_a, e_b = encoding_losses(self.model, za, zb)
         if self.cfg.recon_reduce == "mean":
             alpha = alpha / xb.shape[1]  # alpha x (reconstruction error averaged over pixels)
