@@ -256,11 +256,16 @@ def run_asae_ceiling(
 CEILING_TOLERANCE = 0.01  # a ceiling's score "stops rising" when a check gains less than this
 
 
-def score_stopped(scores, tol=CEILING_TOLERANCE):
+CEILING_FLOOR = 0.05  # a ceiling whose score is still below this has not started: it trains on
+
+
+def score_stopped(scores, tol=CEILING_TOLERANCE, floor=CEILING_FLOOR):
     """True once the last checked score (NaN entries are unchecked epochs) rose by less than
-    ``tol`` over the check before it: the supervised ceiling has reached its plateau."""
+    ``tol`` over the check before it, and has started to rise (is at least ``floor``): the
+    supervised ceiling has reached its plateau. A score still stuck near zero (slow encoders at
+    lr 1e-4 can take many epochs to start) trains on, up to the ceiling's most epochs."""
     checked = [s for s in scores if np.isfinite(s)]
-    return len(checked) >= 2 and checked[-1] - checked[-2] < tol
+    return len(checked) >= 2 and checked[-1] - checked[-2] < tol and checked[-1] >= floor
 
 
 def quick_score(code_a, code_b, label_a, label_b):

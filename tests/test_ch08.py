@@ -156,3 +156,4 @@ def test_the_ceiling_stops_once_its_score_stops_rising():
     assert not score_stopped([0.1, nan, 0.3])
     assert score_stopped([0.1, nan, 0.3, nan, 0.305])
     assert score_stopped([0.4, 0.2])  # a fall also ends it
+    assert not score_stopped([0.0, nan, 0.001])  # stuck near zero: not started, trains on
