@@ -52,7 +52,7 @@ from lib.data import (
     require_composites,
     resolve_data_dir,
 )
-from lib.experiments import SWEEP_LOG, SeedBatched, _atomic_write, _jsonable, results_dir, run_codes, sweep
+from lib.experiments import SWEEP_LOG, SeedBatched, atomic_write, json_safe, results_dir, run_codes, sweep
 from lib.identity import code_fingerprint, data_fingerprint
 from lib.metrics import CONTROL_SHARE
 from lib.nets import device
@@ -430,8 +430,8 @@ def run_evidence(name, data_dir=None, runs=None, seed=0, n_jobs=None, progress=T
         "info": info,
     }
     path = evidence_dir() / f"{name}.json"
-    text = json.dumps(_jsonable(record), indent=1, sort_keys=True)
-    _atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+    text = json.dumps(json_safe(record), indent=1, sort_keys=True)
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
     print_summary(record, path)
     return record
 

@@ -1,6 +1,6 @@
 """Profiles, resumable multi-run sweeps and chapter records.
 
-Three profiles size every experiment (DESIGN.md): ``smoke`` (CI, tiny), ``book`` (the rendered
+Three profiles size every experiment (book/design.md): ``smoke`` (CI, tiny), ``book`` (the rendered
 book, the default) and ``thesis`` (the thesis's own sizes). A sweep runs one function over many
 configurations in parallel processes and stores each finished run on disk, keyed by its
 configuration, so an interrupted run resumes where it stopped. A chapter's headline numbers go into
@@ -31,7 +31,7 @@ from lib import cluster
 from lib.checkpoints import Checkpoint
 from lib.claims import make_claim
 from lib.costs import seeds_per_model
-from lib.data import DATA_READS, identify_idx_files
+from lib.data import DATA_READS, FETCH_HINT, identify_idx_files
 from lib.identity import chapter_fingerprint, data_fingerprint, data_identity, function_fingerprint
 from lib.nets import device as torch_device
 from lib.training import progress_enabled
@@ -54,7 +54,7 @@ PROFILES = {
     "thesis": Profile("thesis", "the thesis's own sizes (30 runs, full epochs, full MNIST)", math.inf),
 }
 DEFAULT_PROFILE = "book"
-LONGER_BUDGET = {("ch09_ddn", "book"): 30 * 60}  # DESIGN.md: chapter 9 may take 30 min at book
+LONGER_BUDGET = {("ch09_ddn", "book"): 30 * 60}  # book/design.md: chapter 9 may take 30 min at book
 
 
 def toc_chapters():
@@ -79,7 +79,7 @@ def chapter_title(chapter):
 
 
 def chapter_budget(chapter, profile):
-    """Seconds a chapter may take on 2 cores at ``profile`` (DESIGN.md, "Profiles")."""
+    """Seconds a chapter may take on 2 cores at ``profile`` (book/design.md, "Profiles")."""
     profile = resolve_profile(profile)
     return LONGER_BUDGET.get((chapter, profile), PROFILES[profile].chapter_budget_s)
 
@@ -90,6 +90,29 @@ def resolve_profile(profile=None):
     if name not in PROFILES:
         raise ValueError(f"unknown profile {name!r}; valid profiles are {sorted(PROFILES)}")
     return name
+
+
+class BadInputs(ValueError):
+    """Parameters a chapter cannot run with (a missing data folder, too little data)."""
+
+
+THESIS_IMAGES = 50_000  # the thesis profile trains on full MNIST (lib.data.require_composites)
+
+
+def check_inputs(profile, data_dir=None):
+    """Stop, before any kernel starts, on data a chapter cannot run with: ``BadInputs`` with one
+    line naming the problem (a folder that does not exist or holds no MNIST, or, at the
+    ``thesis`` profile, data smaller than full MNIST). Returns the data identity."""
+    try:
+        ident = data_identity(data_dir)
+    except FileNotFoundError as err:
+        raise BadInputs(str(err)) from None
+    if resolve_profile(profile) == "thesis" and ident["source"] == "bundled":
+        raise BadInputs(
+            f"the thesis profile needs full MNIST ({THESIS_IMAGES:,} training images) but the data "
+            f"are the bundled 5,000-digit subset; {FETCH_HINT}"
+        )
+    return ident
 
 
 def pick(profile, **by_profile):
@@ -113,20 +136,33 @@ def results_dir(profile):
     return path
 
 
-def _jsonable(value):
+def jsonable(value):
     """Convert numpy scalars and arrays to plain JSON types."""
     if isinstance(value, np.ndarray):
         return value.tolist()
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     return value
 
 
-def _atomic_write(path, write):
+def json_safe(value):
+    """``jsonable(value)`` with every NaN or infinity, however deep, as its string ("nan", "inf",
+    "-inf"): strict JSON has no such numbers, and a record holds only what JSON can hold."""
+    value = jsonable(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, list):
+        return [json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    return value
+
+
+def atomic_write(path, write):
     """Write through ``write(tmp_path)`` to a temporary file, then rename: never a half file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -143,7 +179,7 @@ def _atomic_write(path, write):
 
 def config_key(config):
     """A short stable hash of a configuration dict (its canonical JSON)."""
-    text = json.dumps(_jsonable(config), sort_keys=True)
+    text = json.dumps(jsonable(config), sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -159,10 +195,16 @@ def _save_run(path, config, result, provenance):
             with open(tmp, "wb") as f:  # a file object: np.savez would append ".npz" to a name
                 np.savez(f, **arrays)
 
-        _atomic_write(path.with_suffix(".npz"), write_npz)
-    doc = {"config": _jsonable(config), "result": _jsonable(scalars), "arrays": sorted(arrays), **provenance}
+        atomic_write(path.with_suffix(".npz"), write_npz)
+    doc = {
+        "config": jsonable(config),
+        "result": jsonable(scalars),
+        "arrays": sorted(arrays),
+        "schema": run_schema(jsonable(scalars), arrays),
+        **provenance,
+    }
     # The .json is written last: its presence marks the run as complete.
-    _atomic_write(path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(json.dumps(doc)))
+    atomic_write(path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(json.dumps(doc)))
 
 
 def _set_aside(path, err):
@@ -180,20 +222,77 @@ def _set_aside(path, err):
     return message
 
 
+def _kind(value):
+    """The JSON kind of a stored scalar: number, bool, str, null, list or dict."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    kinds = {str: "str", type(None): "null", list: "list", dict: "dict"}
+    return kinds.get(type(value), type(value).__name__)
+
+
+def run_schema(scalars, arrays):
+    """What a stored run holds: each scalar's kind, each array's dtype and shape."""
+    return {
+        "result": {k: _kind(v) for k, v in sorted(scalars.items())},
+        "arrays": {k: {"dtype": a.dtype.str, "shape": list(a.shape)} for k, a in sorted(arrays.items())},
+    }
+
+
+class InvalidRun(ValueError):
+    """A stored run that parses but does not hold what its schema says (keys, types, shapes)."""
+
+
+def _expect(ok, what):
+    if not ok:
+        raise InvalidRun(what)
+
+
+def _validate(doc, arrays):
+    """Check a stored run's document and arrays against its schema; raise ``InvalidRun``."""
+    _expect(isinstance(doc, dict), "the run is not a JSON object")
+    for key, kind in (("config", dict), ("result", dict), ("arrays", list)):
+        _expect(isinstance(doc.get(key), kind), f"{key!r} is missing or not a {kind.__name__}")
+    _expect(isinstance(doc.get("code"), (str, type(None))), "'code' is not a fingerprint")
+    _expect(set(doc["arrays"]) == set(arrays), f"arrays {sorted(arrays)} != listed {doc['arrays']}")
+    schema = doc.get("schema")
+    if schema is None:  # stored before runs carried a schema: the structure checks above only
+        return
+    _expect(isinstance(schema, dict), "'schema' is not an object")
+    want, got = schema.get("result", {}), {k: _kind(v) for k, v in doc["result"].items()}
+    _expect(set(want) == set(got), f"result keys {sorted(got)} != schema {sorted(want)}")
+    bad = [f"{k} is {got[k]}, not {want[k]}" for k in sorted(want) if got[k] != want[k]]
+    _expect(not bad, "; ".join(bad))
+    for key, spec in schema.get("arrays", {}).items():
+        a = arrays.get(key)
+        _expect(a is not None, f"array {key!r} is missing")
+        same = a.dtype.str == spec.get("dtype") and list(a.shape) == spec.get("shape")
+        _expect(same, f"array {key!r} is {a.dtype.str} {list(a.shape)}, not {spec}")
+
+
+def _read_arrays(path, names):
+    """The arrays of a stored run (an empty dict when it lists none)."""
+    if not names:
+        return {}
+    with np.load(path.with_suffix(".npz"), allow_pickle=False) as npz:
+        return {k: npz[k] for k in npz.files}
+
+
 def _load_run(path):
     """``(result, provenance)`` of a finished run; None when it is missing or incomplete.
 
-    A file that cannot be read raises ``CorruptRun`` after it has been moved aside.
+    A file that cannot be read, or one that does not hold what its schema says (``_validate``),
+    raises ``CorruptRun`` after it has been moved aside.
     """
     json_path = path.with_suffix(".json")
     if not json_path.exists():
         return None
     try:
         doc = json.loads(json_path.read_text())
-        result = dict(doc["result"])
-        if doc["arrays"]:
-            with np.load(path.with_suffix(".npz"), allow_pickle=False) as npz:
-                result.update({k: npz[k] for k in doc["arrays"]})
+        arrays = _read_arrays(path, doc.get("arrays") if isinstance(doc, dict) else None)
+        _validate(doc, arrays)
+        result = {**doc["result"], **arrays}
     except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as err:
         raise CorruptRun(_set_aside(path, err)) from err
     return result, {
@@ -314,6 +413,48 @@ def compute_run(fn, config, checkpoint=None):
 
 
 SWEEP_LOG = {}  # sweep name -> what it reused and computed, for the chapter's record
+STORED_RUN = "stored_run"  # a config value {STORED_RUN: "<name>/<run key>"} names another run
+
+
+def stored_run(name, key):
+    """A configuration value naming another stored run by its sweep name and run key.
+
+    The sweep loads that run's result from this machine's run store and passes it to the run
+    function in its place, so the run works on any worker (nothing is read from a path there)
+    and its own key does not change when the results folder moves."""
+    return {STORED_RUN: f"{name}/{key}"}
+
+
+def store_input(name, config, result, profile):
+    """Store ``result`` (scalars and arrays) as a run of ``name`` keyed by ``config``, unless it
+    is stored already; return the ``stored_run`` value naming it (for other runs' configs)."""
+    path = results_dir(profile) / "runs" / name / config_key(config)
+    try:
+        stored = _load_run(path)
+    except CorruptRun:
+        stored = None
+    if stored is None:
+        _save_run(path, config, result, {"code": None, "data": []})
+    return stored_run(name, path.name)
+
+
+def _is_stored_run(value):
+    return isinstance(value, dict) and set(value) == {STORED_RUN}
+
+
+def _resolve_inputs(config, run_root):
+    """``config`` with every ``stored_run`` value replaced by that run's result (read here)."""
+    resolved = {}
+    for key, value in config.items():
+        if _is_stored_run(value):
+            loaded = _load_run(run_root / value[STORED_RUN])
+            if loaded is None:
+                raise FileNotFoundError(
+                    f"{key} names the stored run {value[STORED_RUN]}, which is not in {run_root}"
+                )
+            value = loaded[0]
+        resolved[key] = value
+    return resolved
 
 
 def _run_paths(fn, configs, run_dir):
@@ -433,16 +574,19 @@ def sweep(fn, configs, *, name, profile, n_jobs=None, progress=None, scheduler=N
 
     if todo:
         groups = seed_groups(configs, todo, k, batched.alone) if k > 1 else [[i] for i in todo]
+        run_root = results_dir(profile) / "runs"
+        todo_set = set(todo)
+        work = [_resolve_inputs(c, run_root) if i in todo_set else c for i, c in enumerate(configs)]
         address = scheduler or os.environ.get("BOOK_SCHEDULER")
         if address:  # a running Dask cluster: its workers compute, this process stores
             what = f"{fn.__module__}.{fn.__qualname__}"
             with cluster.connect(address) as client:
                 store(
-                    cluster.run_on_cluster(client, _jobs(fn, batched, configs, groups, None, codes)),
+                    cluster.run_on_cluster(client, _jobs(fn, batched, work, groups, None, codes)),
                     lambda provenance: cluster.provenance_warnings(provenance, codes, what),
                 )
         else:  # local runs also get a per-epoch checkpoint beside their stored result
-            jobs = _jobs(fn, batched, configs, groups, paths, codes)
+            jobs = _jobs(fn, batched, work, groups, paths, codes)
             n_jobs = min(n_jobs or os.cpu_count() or 1, len(jobs))
             finished = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(jobs)
             store(run for batch in finished for run in batch)
@@ -491,11 +635,12 @@ class Record:
     fingerprint of the chapter, the data it read and, per sweep, how many stored runs it reused.
     """
 
-    def __init__(self, chapter, profile, data_dir=None):
+    def __init__(self, chapter, profile, data_dir=None, seed=None):
         self.chapter = chapter
         self.profile = resolve_profile(profile)
         self.metrics, self.info_values, self.thesis, self.claims = {}, {}, {}, {}
         self.provenance = provenance(chapter, data_dir)
+        self.seed = _callers_seed(sys._getframe(1)) if seed is None else seed
         self.started = time.time()  # the chapter's wall time, for lib.planning (unless it sets one)
 
     def claim(self, claim_id, **fields):
@@ -503,7 +648,7 @@ class Record:
 
         Restating an id replaces it (a rerun of the cell). Returns the claim dict for ``glue``.
         """
-        self.claims[claim_id] = make_claim(claim_id, chapter=self.chapter, **_jsonable(fields))
+        self.claims[claim_id] = make_claim(claim_id, chapter=self.chapter, **jsonable(fields))
         return self.claims[claim_id]
 
     def metric(self, name, value, thesis=None):
@@ -511,16 +656,13 @@ class Record:
 
         Returns nothing, so a chapter cell ending in a record call shows no stray output.
         """
-        value = _jsonable(value)
-        if isinstance(value, float) and not math.isfinite(value):
-            value = str(value)
-        self.metrics[name] = value
+        self.metrics[name] = json_safe(value)
         if thesis is not None:
-            self.thesis[name] = _jsonable(thesis)
+            self.thesis[name] = jsonable(thesis)
 
     def info(self, name, value):
         """Record an unchecked value such as a timing or the data source (returns nothing)."""
-        self.info_values[name] = _jsonable(value)
+        self.info_values[name] = jsonable(value)
 
     def as_dict(self):
         runs = {name: dict(log) for name, log in SWEEP_LOG.items()}
@@ -537,19 +679,61 @@ class Record:
         return {
             "chapter": self.chapter,
             "profile": self.profile,
+            "identity": self.identity(),
             "metrics": self.metrics,
             "thesis": self.thesis,
             "claims": list(self.claims.values()),
             "info": info,
         }
 
+    def identity(self):
+        """What the record was computed from: profile, seed, code and data fingerprints."""
+        return record_identity(
+            self.profile, self.seed, self.provenance["code_fingerprint"], self.provenance["data_fingerprint"]
+        )
+
     def save(self):
         """Write the record atomically and return its path."""
         self.info_values.setdefault("wall_seconds", round(time.time() - self.started, 1))
         path = results_dir(self.profile) / f"{self.chapter}.json"
         text = json.dumps(self.as_dict(), indent=1, sort_keys=True)
-        _atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+        atomic_write(path, lambda tmp: Path(tmp).write_text(text))
         return path
+
+
+def _callers_seed(frame):
+    """The ``seed`` of the code creating a Record: a chapter's ``parameters`` cell sets it as a
+    global of the notebook (papermill injects ``-p seed=``); None when there is none."""
+    seed = frame.f_locals.get("seed", frame.f_globals.get("seed"))
+    return seed if isinstance(seed, int) and not isinstance(seed, bool) else None
+
+
+IDENTITY_FIELDS = ("profile", "data", "seed", "code")  # the order ``identity_differences`` reports
+
+
+def record_identity(profile, seed, code, data):
+    """A chapter record's identity: what must match for a reader to use it."""
+    return {"profile": profile, "seed": seed, "code": code, "data": data}
+
+
+def current_identity(chapter, profile, seed=None, data_dir=None):
+    """The identity a record of ``chapter`` made now would have (code and data as they are now)."""
+    source = ROOT / "book" / f"{chapter}.md"
+    code = chapter_fingerprint(source) if source.exists() else None
+    return record_identity(resolve_profile(profile), seed, code, data_fingerprint(data_dir))
+
+
+def identity_differences(found, expected, ignore=()):
+    """``["different data (abc here, def there)", ...]``: the fields in which two identities differ
+    (a field ``expected`` leaves None is not compared); ``["no identity"]`` when ``found`` has
+    none (a record written before records carried one)."""
+    if not isinstance(found, dict):
+        return ["no identity"]
+    return [
+        f"different {field} ({found.get(field)!r}, expected {expected[field]!r})"
+        for field in IDENTITY_FIELDS
+        if field not in ignore and expected.get(field) is not None and found.get(field) != expected[field]
+    ]
 
 
 def provenance(chapter, data_dir=None):

@@ -1,4 +1,4 @@
-"""Download the full-size IDX files of MNIST or Fashion-MNIST, verified (DESIGN.md, "Data").
+"""Download the full-size IDX files of MNIST or Fashion-MNIST, verified (book/design.md, "Data").
 
     python -m lib.data fetch mnist|fashion-mnist --to DIR [--mirror URL] [--timeout S]
 
@@ -57,10 +57,33 @@ def fetch_idx(
     timeout = _check_timeout(timeout)
     checksums = IDX_SHA256[dataset] if checksums is None else checksums
     folder = Path(to).expanduser().resolve()
+    created = _created_folders(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    for name in IDX_FILES:
-        log(f"{name}: {fetch_file(name, folder, mirrors, checksums[name], timeout)}")
+    try:
+        for name in IDX_FILES:
+            log(f"{name}: {fetch_file(name, folder, mirrors, checksums[name], timeout)}")
+    except BaseException:
+        _remove_if_empty(created)  # a failed fetch leaves no empty folder behind
+        raise
     return folder
+
+
+def _created_folders(folder: Path) -> list:
+    """The folders ``folder.mkdir(parents=True)`` would create, deepest first."""
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
+def _remove_if_empty(folders) -> None:
+    """Remove the folders this fetch created, deepest first, while they are empty."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (a verified file is kept) or already gone
+            return
 
 
 def _check_mirrors(mirrors) -> tuple:

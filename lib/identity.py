@@ -1,4 +1,4 @@
-"""Run identity: the code a run executes and the data it reads (DESIGN.md, "Records").
+"""Run identity: the code a run executes and the data it reads (book/design.md, "Run identity").
 
 A stored run, a chapter record and a rendered page are trusted only for the code, data and
 parameters that made them. This module names the first two:

@@ -10,6 +10,7 @@ repository, so a double-click on a chapter opens it as a notebook, with no setti
 """
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -26,12 +27,72 @@ def lab_environment(environ=None) -> dict:
     return env
 
 
-def main(argv=None) -> int:
-    args = sys.argv[1:] if argv is None else argv
+USAGE = """usage: python -m lib.lab [jupyter lab options]
+
+Start JupyterLab in this repository with the book's chapters (book/chNN_*.md, MyST text kept by
+jupytext) opening as notebooks on a double-click.
+
+What this launcher adds to `jupyter lab`:
+  * the project's Jupyter settings (jupyter/labconfig) come first on $JUPYTER_CONFIG_PATH, so
+    Markdown chapters open with the "Jupytext Notebook" viewer (right-click, Open With, Editor
+    still shows the text);
+  * JupyterLab starts in the repository root, whatever folder you start it from;
+  * --allow-root is added when you run as root (containers);
+  * Ctrl-C, kill (SIGTERM) or a closed terminal (SIGHUP) is passed on to JupyterLab, and the
+    launcher waits until JupyterLab has stopped.
+
+Any `jupyter lab` option works as well, e.g. --no-browser --port=8899; see `jupyter lab --help`.
+"""
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def lab_command(args) -> list:
+    """The ``jupyter lab`` command line the launcher runs for ``args``."""
     command = [sys.executable, "-m", "jupyterlab", *args]
     if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in args:
         command.append("--allow-root")  # containers run as root; JupyterLab refuses it otherwise
-    return subprocess.call(command, cwd=ROOT, env=lab_environment())
+    return command
+
+
+def _forward(child):
+    """Pass the stop signals on to ``child``; return a function restoring the old handlers."""
+
+    def handler(signum, frame):
+        if child.poll() is None:
+            child.send_signal(signum)
+
+    old = {s: signal.signal(s, handler) for s in STOP_SIGNALS}
+    return lambda: [signal.signal(s, h) for s, h in old.items()]
+
+
+def run_lab(args) -> int:
+    """Run JupyterLab until it exits, forwarding stop signals to it; return its exit status."""
+    child = subprocess.Popen(lab_command(args), cwd=ROOT, env=lab_environment())
+    restore = _forward(child)
+    try:
+        while True:
+            try:
+                return child.wait()
+            except KeyboardInterrupt:  # the handler already forwarded it; keep waiting
+                continue
+    finally:
+        restore()
+        if child.poll() is None:  # the launcher itself is going: never leave JupyterLab behind
+            child.terminate()
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+
+
+def main(argv=None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args and args[0] in ("-h", "--help"):
+        print(USAGE)
+        return 0
+    return run_lab(args)
 
 
 if __name__ == "__main__":

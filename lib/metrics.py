@@ -1,7 +1,7 @@
 """Ground-truth disentangling scores (our addition: the thesis had only MI and by-eye judgement).
 
 Composite datasets carry both true parts and both labels, so a model's two causes can be scored
-against the truth (DESIGN.md, "Records, regression and truth"):
+against the truth (book/design.md, "Records, claims and controls"):
 
 * ``probe_score``: a logistic-regression probe on held-out data predicts each part's label from
   each cause's code. With ``n[i][j]`` the accuracy of cause i on part j, rescaled so that chance
@@ -148,7 +148,7 @@ def safe_mi(a, b, random_state):
 
 
 # ---------------------------------------------------------------------------------------------
-# The cross-validated disentangling score (DESIGN.md, "Records, regression and truth")
+# The cross-validated disentangling score (book/design.md, "Records, claims and controls")
 # ---------------------------------------------------------------------------------------------
 
 MIN_EFFECT = 0.5  # the fixed minimum effect, used only when no positive control is given

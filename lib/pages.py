@@ -4,7 +4,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from lib.evidence import code_is_current
-from lib.summary import SYMBOLS
+from lib.summary import SYMBOLS, markdown_table
 
 DATASETS = {
     "mnist": "full MNIST",
@@ -77,3 +77,40 @@ def evidence_markdown(record, chapter_claim=None):
         )
     body = "\n".join(f"| {k} | {str(v).replace('|', '/')} |" for k, v in rows)
     return "| | |\n|---|---|\n" + body
+
+
+# The claims table's columns: (record key, header a reader sees). The verdict columns after
+# "verdict" are shown only when some claim of the chapter has them.
+CLAIM_COLUMNS = [("id", "claim"), ("figure", "figure"), ("method", "method"),
+                 ("thesis", "thesis"), ("ours", "ours"), ("verdict", "verdict")]  # fmt: skip
+EXTRA_VERDICTS = [
+    ("verdict_mi", "MI criterion"),
+    ("verdict_old_score", "old score"),
+    ("old_score_verdict", "old score"),
+]
+
+
+def _claim_cell(key, value):
+    """One cell: verdicts with their symbol, nothing for a missing value."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    if key.startswith("verdict") or key.endswith("verdict"):
+        return SYMBOLS.get(value, value)
+    return str(value).replace("\n", " ")
+
+
+def claims_markdown(claims):
+    """A chapter's claims (a list of registry dicts) as a Markdown table: no index column, the
+    headers a reader knows, verdict columns with their symbols; long text wraps in the column."""
+    claims = list(claims)
+    columns = list(CLAIM_COLUMNS)
+    for key, header in EXTRA_VERDICTS:
+        if any(c.get(key) for c in claims):
+            columns.append((key, header))
+    rows = [[_claim_cell(key, c.get(key)) for key, _ in columns] for c in claims]
+    return markdown_table([header for _, header in columns], rows)
+
+
+def show_claims(rec):
+    """Display the claims registry of ``rec`` (a ``Record``) as a wrapped Markdown table."""
+    display(Markdown(claims_markdown(rec.claims.values())))

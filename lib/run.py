@@ -27,13 +27,19 @@ from pathlib import Path
 import jupytext
 import papermill
 import psutil
+from jupyter_client.manager import AsyncKernelManager
+from traitlets import CaselessStrEnum, default
 
 from lib import cluster, planning
 from lib.experiments import (
     PROFILES,
     ROOT,
-    _atomic_write,
+    BadInputs,
+    atomic_write,
     chapter_budget,
+    check_inputs,
+    current_identity,
+    identity_differences,
     resolve_profile,
     results_dir,
     toc_chapters,
@@ -57,8 +63,19 @@ def chapter_path(name):
     return path
 
 
+class IPCKernelManager(AsyncKernelManager):
+    """A kernel manager that talks to its kernel over IPC sockets in a private temporary folder:
+    no TCP port, so no "Kernel is running over TCP without encryption" at every start."""
+
+    transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+
+    @default("ip")
+    def _ip_default(self):
+        return str(Path(tempfile.mkdtemp(prefix="book-kernel-")) / "kernel")
+
+
 def execute(name, profile, parameters):
-    """Execute one chapter with papermill; return the executed notebook's path."""
+    """Execute one chapter with papermill (kernel over IPC); return the executed notebook's path."""
     notebook = jupytext.read(chapter_path(name))
     out_dir = ROOT / "_build" / "executed" / profile
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -71,6 +88,7 @@ def execute(name, profile, parameters):
         kernel_name="python3",
         progress_bar=False,
         log_output=False,
+        kernel_manager_class=IPCKernelManager,
     )
     return output
 
@@ -94,6 +112,9 @@ def _drift(name, new, ref, tol):
         )
     if isinstance(ref, bool) or not isinstance(ref, (int, float)):
         return None if new == ref else f"{name}: {new!r} != reference {ref!r}"
+    if not math.isfinite(ref):  # NaN and +-inf equal only themselves (NaN never compares equal)
+        same = isinstance(new, float) and (new == ref or (math.isnan(new) and math.isnan(ref)))
+        return None if same else f"{name}: {new!r} != reference {ref!r}"
     if isinstance(new, bool) or not isinstance(new, (int, float)):
         return f"{name}: {new!r} is not a number (reference {ref!r})"
     allowed = tol if tol is not None else floor_tolerance(ref)
@@ -107,8 +128,25 @@ def _show(path):
     return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
 
 
-def check(name, profile):
-    """Compare a chapter's record with its reference; return the list of problems."""
+def reference_identity_notes(new, ref):
+    """How the record's identity differs from its reference's (the lines ``--check`` prints
+    before any drift line): other data, seed or profile is a problem (the numbers cannot
+    agree), other code a note (what ``--check`` is for). Returns ``(problems, notes)``."""
+    if not isinstance(ref.get("identity"), dict):
+        return [], ["reference has no identity (made before references carried one)"]
+    differences = identity_differences(new.get("identity"), ref["identity"])
+    if differences == ["no identity"]:
+        return ["the record has no identity (made before records carried one)"], []
+    problems = [f"{d} than the reference" for d in differences if not d.startswith("different code")]
+    notes = [f"{d} than the reference" for d in differences if d.startswith("different code")]
+    return problems, notes
+
+
+def check(name, profile, notes=None):
+    """Compare a chapter's record with its reference; return the list of problems.
+
+    Identity differences come first (``reference_identity_notes``); ``notes``, a list, receives
+    the ones that are not problems."""
     chapter = Path(name).stem
     record_path = results_dir(profile) / f"{chapter}.json"
     ref_path = REFERENCE / profile / f"{chapter}.json"
@@ -117,7 +155,10 @@ def check(name, profile):
     if not ref_path.exists():
         return [f"no reference {_show(ref_path)}: run with --update-reference"]
     new, ref = json.loads(record_path.read_text()), json.loads(ref_path.read_text())
-    problems = [f"{k}: missing from the new record" for k in ref["metrics"] if k not in new["metrics"]]
+    problems, identity_notes = reference_identity_notes(new, ref)
+    if notes is not None:
+        notes += identity_notes
+    problems += [f"{k}: missing from the new record" for k in ref["metrics"] if k not in new["metrics"]]
     for key, value in ref["metrics"].items():
         if key in new["metrics"]:
             msg = _drift(key, new["metrics"][key], value, ref.get("tolerances", {}).get(key))
@@ -145,11 +186,11 @@ def _reference_path(chapter, profile):
 
 
 def _write_json(path, doc):
-    _atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n"))
+    atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n"))
 
 
 def update_reference(name, profile, tolerances=None, calibration=None):
-    """Copy a chapter's record (without its unchecked info) to the committed reference.
+    """Copy a chapter's record (without its unchecked info, with its identity) to the reference.
 
     The reference keeps the tolerances measured by ``--calibrate`` for the metrics it still has
     (or takes the new ``tolerances``); a metric without one must match to float precision.
@@ -252,7 +293,7 @@ def _note_runtime(name, profile, seconds):
     if path.exists():
         record = json.loads(path.read_text())
         record.setdefault("info", {})["runner_seconds"] = round(seconds, 1)
-        _atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(record, indent=1, sort_keys=True)))
+        atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(record, indent=1, sort_keys=True)))
 
 
 def chapter_parameters(name):
@@ -285,6 +326,8 @@ def _typed(key, text, default):
             except ValueError:
                 raise UsageError(f"parameter {key} is {kind.__name__}; got {text!r}") from None
     if key.endswith("_dir"):  # a folder relative to where the command was typed
+        if not text.strip():
+            raise UsageError(f"parameter {key} is empty; give a folder, or null for the default")
         return str(Path(text).expanduser().resolve())
     return text
 
@@ -307,6 +350,9 @@ def parse_parameters(pairs, chapters):
                 valid = ", ".join(k for k in defaults if k != "profile")
                 raise UsageError(f"{chapter} has no parameter {key!r}; its parameters are {valid}")
             parameters[key] = _typed(key, value, defaults[key])
+    seed = parameters.get("seed")
+    if seed is not None and (not isinstance(seed, int) or seed < 0):
+        raise UsageError(f"parameter seed must be a non-negative integer; got {seed!r}")
     return parameters
 
 
@@ -330,8 +376,12 @@ def stop_children(keep=(), grace=0.0):
         child.kill()
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # Ctrl-C, kill, a closed terminal
+
+
 class _Interrupt:
-    """The SIGINT / SIGTERM handler: end the chapter's processes at once, then stop (exit 130).
+    """The SIGINT / SIGTERM / SIGHUP handler: end the chapter's processes at once, then stop
+    (exit 130).
 
     The kernel's processes are ended in the handler itself, so the chapter stops even where a
     library on the way swallows the KeyboardInterrupt; ``signal`` remembers that it came.
@@ -346,10 +396,10 @@ class _Interrupt:
         raise KeyboardInterrupt(self.signal)
 
     def install(self):
-        """Handle both signals (main thread only); return a function restoring the old ones."""
+        """Handle the stop signals (main thread only); return a function restoring the old ones."""
         if threading.current_thread() is not threading.main_thread():
             return lambda: None
-        old = {s: signal.signal(s, self) for s in (signal.SIGINT, signal.SIGTERM)}
+        old = {s: signal.signal(s, self) for s in STOP_SIGNALS}
         return lambda: [signal.signal(s, h) for s, h in old.items()]
 
 
@@ -467,9 +517,33 @@ def _record_warnings(name, profile):
     return json.loads(path.read_text()).get("info", {}).get("warnings", []) if path.exists() else []
 
 
+def _failure(err):
+    """One line for a chapter that failed: the kernel's error (its type and message, the cell
+    it came from), not papermill's traceback."""
+    if isinstance(err, papermill.PapermillExecutionError):
+        return f"{err.ename}: {err.evalue} (in cell {err.exec_count or err.cell_index})"
+    return f"{type(err).__name__}: {str(err)[-2000:]}"
+
+
+def stale_record(name, profile, parameters, executed):
+    """Why the chapter's record may not be used now (its identity is not the current one), or
+    None: a record from other code, data, seed or profile is refused, never used silently."""
+    path = results_dir(profile) / f"{name}.json"
+    if not path.exists():
+        return None
+    seed = parameters.get("seed", chapter_parameters(name).get("seed"))
+    now = current_identity(name, profile, seed, parameters.get("data_dir"))
+    found = json.loads(path.read_text()).get("identity")
+    differences = identity_differences(found, now)
+    if not differences:
+        return None
+    why = "the chapter did not save its record" if executed else "run it without --no-execute"
+    return f"record {_show(path)} is not of this run: {', '.join(differences)} ({why})"
+
+
 def run_chapter(name, profile, parameters, args):
     """Execute (unless ``--no-execute``), check or calibrate one chapter; print its line."""
-    start, status, problems = time.time(), "ok", []
+    start, status, problems, notes = time.time(), "ok", [], []
     if args.calibrate:
         with tempfile.TemporaryDirectory(prefix="calibrate-") as workdir:
             unstable = calibrate(name, profile, parameters, workdir)
@@ -482,10 +556,12 @@ def run_chapter(name, profile, parameters, args):
         except KeyboardInterrupt:
             raise
         except Exception as err:  # report every chapter, fail at the end
-            status, problems = "FAILED", [f"{type(err).__name__}: {str(err)[-2000:]}"]
-    notes = _record_warnings(name, profile) if status == "ok" else []
+            status, problems = "FAILED", [_failure(err)]
+    if status == "ok" and (why := stale_record(name, profile, parameters, not args.no_execute)):
+        status, problems = "STALE", [why]
+    warnings = _record_warnings(name, profile) if status == "ok" else []
     if status == "ok" and args.check:
-        problems = check(name, profile)
+        problems = check(name, profile, notes)
         status = "DRIFTED" if problems else "ok"
     if status == "ok" and args.update_reference:
         update_reference(name, profile)
@@ -495,7 +571,7 @@ def run_chapter(name, profile, parameters, args):
         status,
         time.time() - start,
         profile,
-        problems + notes,
+        notes + problems + warnings,
         executed=not (args.no_execute or args.calibrate),
     )  # a calibration runs it twice
     return not problems
@@ -518,6 +594,11 @@ def main(argv=None):
         if args.plan:
             print_plan(chapters, profile, parameters)
             return 0
+        if not args.no_execute:
+            try:
+                check_inputs(profile, parameters.get("data_dir"))
+            except BadInputs as err:
+                raise UsageError(str(err)) from None
         scheduler = _scheduler(args)
     except UsageError as err:
         parser.error(str(err))  # exit status 2

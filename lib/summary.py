@@ -8,20 +8,35 @@ import json
 from collections import defaultdict
 
 from lib.claims import VERDICTS
-from lib.experiments import chapter_title, results_dir, toc_chapters
+from lib.experiments import chapter_title, current_identity, identity_differences, results_dir, toc_chapters
 
 
-def collect_records(profile, chapters=None):
+def collect_records(profile, chapters=None, seed=None, data_dir=None):
     """``{chapter: record}`` for every chapter (default: those in ``_toc.yml``) with a record.
 
     Chapters without a record at this profile are left out; ``missing_records`` names them.
+    So is a record whose identity is not the current one (other code, other data than
+    ``data_dir``'s, another profile or, when ``seed`` is given, another seed):
+    ``stale_records`` says why.
     """
+    return {c: r for c, (r, why) in _read_records(profile, chapters, seed, data_dir).items() if not why}
+
+
+def _read_records(profile, chapters, seed, data_dir):
+    """``{chapter: (record, identity differences)}`` of the chapters that have a record."""
     found = {}
     for chapter in chapters or toc_chapters():
         path = results_dir(profile) / f"{chapter}.json"
         if path.exists():
-            found[chapter] = json.loads(path.read_text())
+            record = json.loads(path.read_text())
+            now = current_identity(chapter, profile, seed, data_dir)
+            found[chapter] = (record, identity_differences(record.get("identity"), now))
     return found
+
+
+def stale_records(profile, chapters=None, seed=None, data_dir=None):
+    """``{chapter: [why, ...]}`` for the records ``collect_records`` refuses."""
+    return {c: why for c, (_, why) in _read_records(profile, chapters, seed, data_dir).items() if why}
 
 
 def missing_records(profile, chapters=None):

@@ -46,10 +46,10 @@ OWN_SHARE = 0.5  # own R^2 must reach this share of the oracle's
 OTHER_MAX = 0.2  # other R^2 must stay at or below this
 KNN_K = 10
 
-# The readings of issue 22 part 2, each a change to DDNConfig from the DDN as written.
+# The readings of issue 22 part 2, each a change to the book's default DDNConfig().
 READINGS = {
-    "as_written": {},
-    "recon_mean": {"recon_reduce": "mean"},
+    "default": {},
+    "recon_sum": {"recon_reduce": "sum"},
     "alpha_1": {"alpha": 1.0},
     "alpha_0.01": {"alpha": 0.01},
     "tanh_codes": {"code_act": "tanh"},
@@ -139,7 +139,7 @@ def code_mi(za, zb, rows: int = 1000) -> float:
     return float(ksg_mi(za, zb, device="cpu"))
 
 
-def ddn_config(reading: str = "as_written", n_code: int = 4, hidden: int = 128, **kw) -> DDNConfig:
+def ddn_config(reading: str = "default", n_code: int = 4, hidden: int = 128, **kw) -> DDNConfig:
     """The DDN as written (section 9.3's settings, small networks) with one reading applied."""
     if reading not in READINGS:
         raise ValueError(f"reading must be one of {sorted(READINGS)}, got {reading!r}")

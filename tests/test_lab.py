@@ -7,6 +7,8 @@ import sys
 import time
 import urllib.request
 
+import psutil
+
 from lib import lab
 
 
@@ -46,5 +48,8 @@ def test_jupyterlab_started_by_the_launcher_opens_markdown_with_jupytext(tmp_pat
         viewers = plugin["schema"]["properties"]["defaultViewers"]["default"]
         assert viewers["markdown"] == "Jupytext Notebook", (tmp_path / "lab.log").read_text()[-2000:]
     finally:
+        children = psutil.Process(server.pid).children(recursive=True)
         server.terminate()
         server.wait(timeout=30)
+        _, alive = psutil.wait_procs(children, timeout=30)
+        assert alive == [], f"JupyterLab outlived its launcher: {[p.pid for p in alive]}"

@@ -82,16 +82,16 @@ def test_code_fingerprint_follows_imports_transitively(tmp_path, monkeypatch):
     copy = tmp_path / "lib"
     shutil.copytree(identity.LIB, copy, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(identity, "LIB", copy)
-    closure = identity.module_closure(["lib.training"])
-    assert {"lib.training", "lib.data", "lib.autoencoders"} <= set(closure)
+    closure = identity.module_closure(["lib.asae_runs"])
+    assert {"lib.asae_runs", "lib.training", "lib.nets", "lib.mi"} <= set(closure)
     assert "lib.rbm" not in closure
-    before = identity.code_fingerprint(["lib.training"])
+    before = identity.code_fingerprint(["lib.asae_runs"])
     with open(copy / "rbm.py", "a") as f:
         f.write("\nEDIT_OUTSIDE_THE_CLOSURE = 1\n")
-    assert identity.code_fingerprint(["lib.training"]) == before
-    with open(copy / "data.py", "a") as f:
+    assert identity.code_fingerprint(["lib.asae_runs"]) == before
+    with open(copy / "mi.py", "a") as f:  # asae_runs -> metrics -> mi
         f.write("\nEDIT_TWO_IMPORTS_DOWN = 1\n")
-    assert identity.code_fingerprint(["lib.training"]) != before
+    assert identity.code_fingerprint(["lib.asae_runs"]) != before
 
 
 def test_code_fingerprint_ignores_layout_comments_and_docstrings_only():

@@ -78,13 +78,13 @@ def test_separation_ignores_code_names():
 # ----------------------------------------------------------------------------- DDN options
 def test_new_ddn_options_default_to_the_thesis_and_are_validated():
     cfg = DDNConfig()
-    assert (cfg.code_act, cfg.pred_noise) == ("linear", "all")
+    assert (cfg.code_act, cfg.pred_noise, cfg.recon_reduce) == ("linear", "all", "mean")
     for kw in ({"code_act": "relu"}, {"pred_noise": "stage1"}):
         with pytest.raises(ValueError):
             DDNConfig(**kw)
     with pytest.raises(ValueError):
         ddn_config("no such reading")
-    assert set(READINGS) >= {"as_written", "recon_mean", "tanh_codes", "noise_stage3_only"}
+    assert set(READINGS) >= {"default", "recon_sum", "tanh_codes", "noise_stage3_only"}
 
 
 def test_bounded_codes_are_bounded_and_stage1_noise_can_be_off():
@@ -129,7 +129,7 @@ def test_adversarial_autoencoder_trains_and_is_seeded():
 
 # ----------------------------------------------------------------------------- the study
 def test_toy_study_returns_a_tidy_table():
-    rows = toy_study(kinds=("halves",), readings=("as_written",), n=200, half=8, hidden=16,
+    rows = toy_study(kinds=("halves",), readings=("default",), n=200, half=8, hidden=16,
                      ddn_epochs=(1, 1, 1), ae_epochs=1)  # fmt: skip
     keys = {"toy", "model", "reading", "stage", "seed", "own_a", "own_b", "other_a", "other_b",
             "oracle_a", "oracle_b", "mi_before", "mi_after", "verdict"}  # fmt: skip
@@ -151,5 +151,5 @@ def test_toy_study_returns_a_tidy_table():
 def test_ddn_as_written_separates_the_halves_toy():
     torch.set_num_threads(1)
     t = make_toy("halves", n=2000)
-    out = train_ddn(t.x, ddn_config("as_written"), (100, 10, 5), seed=0)
+    out = train_ddn(t.x, ddn_config("default"), (100, 10, 5), seed=0)
     assert separation(*out["stage3"], t.u, t.v)["separated"]

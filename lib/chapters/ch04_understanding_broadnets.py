@@ -14,7 +14,14 @@ import torch
 
 from lib.claims import at_least, holds
 from lib.data import make_composite, note_data_read
-from lib.experiments import Experiment, resolve_profile, results_dir
+from lib.experiments import (
+    Experiment,
+    config_key,
+    resolve_profile,
+    results_dir,
+    store_input,
+    stored_run,
+)
 from lib.metrics import disentanglement, probe_score, reconstruction_score, reconstruction_separation
 from lib.rbm import ANTI_HEBBIAN_INITS, GRBM, Broadnet
 from lib.rbm_exact import (
@@ -279,11 +286,12 @@ def run_retraining(
     """Retrain a rearranged reference model by exact gradient (Fig 4.13-4.17).
 
     ``index_set``: a unit configuration (eq. 4.11); or ``pair`` (j, k) and ``alpha``: the unit
-    interpolation of eq. 4.13. ``reference`` is a ``save_params`` file, ``reference_key`` its
-    ``params_key`` (so a changed reference is never mistaken for a finished run)."""
-    p_ref = load_params(reference)
+    interpolation of eq. 4.13. ``reference``: the reference model's stored run (its config names
+    it by run key, ``reference_run``; the sweep passes its result, so any worker can run this),
+    ``reference_key`` its ``params_key`` (a changed reference is never taken for a finished run)."""
+    p_ref = params_from_result(reference)
     if params_key(p_ref) != reference_key:
-        raise ValueError(f"{reference} does not hold the reference {reference_key}")
+        raise ValueError(f"the reference run holds {params_key(p_ref)}, not {reference_key}")
     X, A, B, la, lb = composite_data(n_images, data_seed, data_dir)
     if index_set is not None:
         p0 = configure(p_ref, index_set)
@@ -912,10 +920,11 @@ def record_configs_before(rec, logp0, ref_logp, n_all):
     )
 
 
-def retraining_config(profile, ref_path, ref_key, n_images, seed=0, data_dir=None):
-    """Settings of the retraining runs (Figs 4.13-4.16): 20 epochs, learning rate 0.1, batch 64."""
+def retraining_config(profile, reference, ref_key, n_images, seed=0, data_dir=None):
+    """Settings of the retraining runs (Figs 4.13-4.16): 20 epochs, learning rate 0.1, batch 64.
+    ``reference``: the reference model's run (``reference_run``), named by its run key."""
     return dict(
-        reference=str(ref_path),
+        reference=reference,
         reference_key=ref_key,
         n_images=n_images,
         epochs=sizes(profile)["retrain_epochs"],
@@ -1159,6 +1168,20 @@ def reference_path(profile):
     return results_dir(profile) / "ch04_reference.npz"
 
 
+REFERENCE_RUNS = "ch04_reference"  # the run store's name for the reference models
+
+
+def reference_run(profile, ref_key, p_ref=None):
+    """The ``stored_run`` naming the reference model ``ref_key`` in the run store; with ``p_ref``
+    (its parameters) the model is stored there first (once), so retraining runs load it by key."""
+    config = {"params_key": ref_key}
+    if p_ref is None:
+        return stored_run(REFERENCE_RUNS, config_key(config))
+    arrays = {k: v.cpu().numpy() for k, v in p_ref.tensors().items()}
+    result = {**arrays, "sigma": float(p_ref.sigma), "scale": float(p_ref.scale)}
+    return store_input(REFERENCE_RUNS, config, result, profile)
+
+
 def plan(profile, seed=0, data_dir=None, check_data=True):
     """Chapter 4's sweeps at ``profile``: name -> ``Experiment`` (what the notebook runs).
 
@@ -1172,8 +1195,10 @@ def plan(profile, seed=0, data_dir=None, check_data=True):
     sigmas, alphas = sigma_alpha_grid(profile)
     ex = exact_config(profile, n_images, seed, data_dir)
     ref_path = reference_path(profile)
-    ref_key = params_key(load_params(ref_path)) if ref_path.exists() else "not trained yet"
-    rt = retraining_config(profile, ref_path, ref_key, n_images, seed, data_dir)
+    p_ref = load_params(ref_path) if ref_path.exists() else None
+    ref_key = params_key(p_ref) if p_ref is not None else "not trained yet"
+    reference = reference_run(profile, ref_key, p_ref if check_data else None)
+    rt = retraining_config(profile, reference, ref_key, n_images, seed, data_dir)
     rt17 = dict(rt, epochs=size["interpolation_epochs"])
     pairs = interpolation_pairs(size["n_pairs"], seed)
     sweeps = {

@@ -506,8 +506,8 @@ def plan(profile, seed=0, data_dir=None, check_data=True, n_images=None):
     """Chapter 6's sweeps at ``profile``: key -> ``Experiment`` (what the notebook runs).
 
     ``n_images``: the composites the chapter loaded (default: as many as ``load_data`` gives;
-    with ``check_data`` False, the profile's nominal number). The balanced study's flip runs are
-    stored with the main sweep (``ch06_ppica``), as they always were.
+    with ``check_data`` False, the profile's nominal number). Every sweep is stored under a
+    name of its own (the key it is planned under), so no two overwrite each other's log.
     """
     size = sizes(profile)
     if n_images is None:  # the profile's number, or (book: None) as many as the data give
@@ -517,7 +517,7 @@ def plan(profile, seed=0, data_dir=None, check_data=True, n_images=None):
     study = size["study_sizes"]
     sweeps = {
         "ch06_ppica": ("ch06_ppica", configs(size["sizes"], seeds["runs"], **args)),
-        "ch06_ppica_study": ("ch06_ppica", configs(study, seeds["study_runs"], **args, moves="flip")),
+        "ch06_ppica_study": ("ch06_ppica_study", configs(study, seeds["study_runs"], **args, moves="flip")),
         "ch06_ppica_swap": ("ch06_ppica_swap", configs(study, seeds["study_runs"], **args, moves="swap")),
         "ch06_ppica_tol": (
             "ch06_ppica_tol",
