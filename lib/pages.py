@@ -43,7 +43,8 @@ def _currency(record):
         return "made by the run code this page uses"
     return (
         f"**the run code has changed since** (a refactoring or a fix): rerun "
-        f"`python -m lib.evidence {record['name']}` to remake it with this code"
+        f"`{record['info'].get('command', 'python -m lib.evidence ' + record['name'])}` to remake "
+        "it with this code"
     )
 
 

@@ -446,3 +446,34 @@ def test_debian_fashion_mnist_is_identified():
     assert data.identify_idx_files(DEBIAN_FASHION) == "fashion-mnist"
     m = load_mnist(DEBIAN_FASHION, split="test")
     assert m.source == f"Fashion-MNIST IDX from {DEBIAN_FASHION}: 10,000 test garments"
+
+
+# ----------------------------------------------------------------------------- digit reuse
+def test_reused_composites_hold_out_test_digits_and_say_how_often_digits_are_reused():
+    from lib.data import make_reused_composite
+
+    c = make_reused_composite("simple", 3000, 200, seed=1, binarise=True)
+    assert c.x.shape == (3000, 28, 56) and c.n_test == 200
+    r = c.reuse
+    assert r["test_digits"] == 400 and r["test_digits_in_training"] == 0
+    assert r["train_rows"] == 2800 and r["mean_uses_per_train_digit"] > 1
+    assert "held-out" in c.source and "reuse" in c.source
+    again = make_reused_composite("simple", 3000, 200, seed=1, binarise=True)
+    assert np.array_equal(again.x, c.x)  # deterministic in the seed
+    # the test rows' digits appear in no training row: no training image equals a test image
+    test = {c.part_a[i].tobytes() for i in range(200)} | {c.part_b[i][:, 28:].tobytes() for i in range(200)}
+    train_a = {c.part_a[i].tobytes() for i in range(200, 3000)}
+    assert not (test & train_a)
+
+
+def test_reused_composites_of_disjoint_classes_and_bad_requests():
+    from lib.data import make_reused_composite
+
+    c = make_reused_composite("upright012_rot345", 2000, 100, seed=0)
+    assert set(np.unique(c.label_a)) <= {0, 1, 2} and set(np.unique(c.label_b)) <= {3, 4, 5}
+    with pytest.raises(ValueError, match="two-digit kind"):
+        make_reused_composite("mnist", 100, 10)
+    with pytest.raises(ValueError, match="leaves no training rows"):
+        make_reused_composite("simple", 100, 100)
+    with pytest.raises(ValueError, match="training digits"):
+        make_reused_composite("upright012_rot345", 2000, 1450)

@@ -16,7 +16,11 @@ ROOT = Path(__file__).resolve().parent.parent
 TINY = {
     "ppica-50": {"n": 150, "runs": 2, "n_components": 6, "n_sweeps": 1, "tol": 0.1},
     "asae-additive": {"n": 120, "runs": 2, "epochs": 1, "code_size": 10, "n_eval": 60},
+    "asae-simple-2": {"n": 120, "runs": 2, "epochs": 1, "code_size": 2, "n_eval": 60},
+    "asae-simple-10": {"n": 120, "runs": 2, "epochs": 1, "code_size": 10, "n_eval": 60},
     "ddn-simple": {"n": 120, "runs": 2, "epochs": (2, 1, 1), "hidden": 16},
+    "ddn-additive": {"n": 120, "runs": 2, "epochs": (1, 1, 1), "hidden": 16},
+    "ddn-occlusive": {"n": 120, "runs": 2, "epochs": (1, 1, 1), "hidden": 16},
 }
 INFO_FIELDS = {"n_composites", "runs", "epochs", "data", "code_fingerprint", "seconds", "sweep"}
 
@@ -61,6 +65,19 @@ def test_record_has_every_info_field_and_a_verdict(tiny, idx_folder, name, capsy
     out = capsys.readouterr().out
     assert "verdict:" in out and str(tiny / "evidence" / f"{name}.json") in out
     assert not list(tiny.rglob("*.ckpt"))  # finished runs leave no checkpoint
+
+
+@pytest.mark.parametrize("name", ["ppica-50", "asae-simple-2", "ddn-simple"])
+def test_digits_records_reuse_the_bundled_digits_and_hold_out_the_test_rows(tiny, name, monkeypatch):
+    monkeypatch.setitem(evidence.DIGIT_TEST, name, 60 if name != "ppica-50" else 40)
+    assert evidence.main([name, "--digits", "--jobs", "1"]) == 0
+    rec = record(tiny, f"{name}-digits")
+    data = rec["info"]["data"]
+    assert rec["name"] == name and rec["data_mode"] == "digits" and not data["stand_in"]
+    assert data["reuse"]["test_digits_in_training"] == 0 and data["reuse"]["n_test"] in (40, 60)
+    assert "--digits" in rec["info"]["command"] and "held-out" in data["source"]
+    assert rec["info"]["sweep"]["name"] == f"evidence-{name}-digits"
+    assert evidence.main([name, "--digits", "--data-dir", "/somewhere"]) == 2  # one or the other
 
 
 def test_a_rerun_reuses_the_stored_runs_and_more_runs_compute_only_the_new(tiny, idx_folder):
@@ -150,6 +167,14 @@ def test_sizes_are_the_thesis_and_the_chapters():
         "mnist": (20, 10, 100),
     }
     assert evidence.SIZES["ddn-simple"]["epochs"] == BENCHMARKS["simple"]["epochs"]
+    for kind in ("additive", "occlusive"):
+        assert evidence.SIZES[f"ddn-{kind}"]["epochs"] == BENCHMARKS[kind]["epochs"]
+    for width in (2, 10):
+        assert evidence.SIZES[f"asae-simple-{width}"]["code_size"] == width
+        assert (
+            evidence.SIZES[f"asae-simple-{width}"]["epochs"]
+            == ch08_split_autoencoders.SIZES["thesis"]["epochs"]
+        )
     assert evidence.SIZES["ddn-simple"]["n"] == evidence.SIZES["asae-additive"]["n"] == 25000
     assert evidence.SIZES["ppica-50"]["n"] == 5000
     assert min(s["runs"] for s in evidence.SIZES.values()) >= 3

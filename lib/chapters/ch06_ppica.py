@@ -15,7 +15,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from lib.claims import at_least, at_most, criteria_sentence, grouping_above_chance, guarded, holds
-from lib.data import make_composite, require_composites
+from lib.data import make_composite, make_reused_composite, require_composites
 from lib.experiments import Experiment
 from lib.metrics import reconstruction_score, reconstruction_separation, upright_share
 from lib.mi import ksg_from_radii, ksg_joint_radii, ksg_mi, standardize
@@ -155,6 +155,7 @@ def ppica_run(
     data_seed=0,
     data_dir=None,
     max_iter=1000,
+    reuse_test=None,
 ):
     """One PPICA run (ICA and annealing seeded by ``seed``) on the chapter-6 composites, scored
     against the truth (single-threaded: sweeps run several of these in parallel processes).
@@ -165,20 +166,30 @@ def ppica_run(
     reconstructions (lib.metrics) and their separation score (lib.metrics.reconstruction_separation,
     as they are and with each image set's mean removed), the membership, the ICA iterations and
     the CPU seconds.
+
+    ``reuse_test``: digits reused to reach ``n`` (``lib.data.make_reused_composite``); PPICA is
+    fitted on the training rows and every score is taken on the ``reuse_test`` held-out rows
+    (their sources ``model.transform``, their reconstructions from those sources).
     """
     numba.set_num_threads(1)
-    data = make_composite(kind, n=n, seed=data_seed, data_dir=data_dir)
+    if reuse_test:
+        data = make_reused_composite(kind, n, reuse_test, seed=data_seed, data_dir=data_dir)
+    else:
+        data = make_composite(kind, n=n, seed=data_seed, data_dir=data_dir)
     X, pa, pb = (a.reshape(len(a), -1) for a in (data.x, data.part_a, data.part_b))
     start = time.process_time()
     with threadpool_limits(1):
         model = PostprocessedICA(
             n_components, tol=tol, max_iter=max_iter, n_sweeps=n_sweeps, moves=moves, random_state=seed
-        ).fit(X)
+        ).fit(X[data.n_test :])
     seconds = time.process_time() - start
-    share_a = upright_share(model.sources_, pa, pb)
+    held_out = slice(0, data.n_test or len(X))  # scored rows: the held-out ones, else all
+    S = model.transform(X[held_out]) if data.n_test else model.sources_
+    pa, pb = pa[held_out], pb[held_out]
+    share_a = upright_share(S, pa, pb)
     true_a, clarity = share_a > 0.5, np.abs(2 * share_a - 1)
     m = model.membership_
-    r_a, r_b = model.reconstruct("a"), model.reconstruct("b")
+    r_a, r_b = model.reconstruct("a", S), model.reconstruct("b", S)
     recon = reconstruction_score(r_a, r_b, pa, pb)
     separation = reconstruction_separation(r_a, r_b, pa, pb)
     centred = reconstruction_separation(*(a - a.mean(0) for a in (r_a, r_b, pa, pb)))

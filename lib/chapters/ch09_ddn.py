@@ -33,7 +33,7 @@ from lib.controls import (
     truth_decision,
 )
 from lib.costs import updates_per_epoch
-from lib.data import load_mnist, make_composite, require_composites
+from lib.data import load_mnist, make_composite, make_reused_composite, require_composites
 from lib.ddn import DDN, DDNConfig, DDNTrainer, make_optimizer, sq_err
 from lib.ddn_alternatives import PenaltyAutoencoder, gmmn_fit, penalty_loss
 from lib.experiments import Experiment, SeedBatched, sweep
@@ -153,10 +153,14 @@ def sizes_table(sizes: dict, data_dir=None) -> pd.DataFrame:
 
 
 # ----------------------------------------------------------------------------- scoring
-def load_benchmark(kind: str, n=None, data_seed: int = 0, data_dir=None):
-    """The composite of section 8.2 (binarised digits), flattened, with its labels and parts."""
+def load_benchmark(kind: str, n=None, data_seed: int = 0, data_dir=None, reuse_test=None):
+    """The composite of section 8.2 (binarised digits), flattened, with its labels and parts;
+    with ``reuse_test``, digits reused and the first ``reuse_test`` rows held out
+    (``lib.data.make_reused_composite``)."""
     if kind not in BENCHMARKS:
         raise ValueError(f"unknown benchmark {kind!r}; choose one of {', '.join(BENCHMARKS)}")
+    if reuse_test:
+        return make_reused_composite(kind, n, reuse_test, seed=data_seed, data_dir=data_dir, binarise=True)
     return make_composite(kind, n=n, seed=data_seed, data_dir=data_dir, binarise=True)
 
 
@@ -204,7 +208,7 @@ def show_indices(labels: np.ndarray, n_show: int) -> np.ndarray:
 def final_scores(tr: DDNTrainer, comp, x, rows) -> dict:
     """End-of-training numbers: MI, truth score, code spread, reconstruction error, and what each
     code carries (digit label of each part; for MNIST also ink, a stroke-thickness proxy)."""
-    za, zb = tr.codes()
+    za, zb = tr.codes(x if comp.n_test else None)  # held-out rows are not in the trainer's data
     s = code_scores(za, zb, comp.label_a, np.maximum(comp.label_b, 0), n_mi=len(rows))
     rec = tr.reconstruct(x)
     out = {
@@ -236,12 +240,13 @@ class _Recorder:
 
     def __init__(self, comp, x, rows, show, epochs, score_every):
         self.comp, self.x, self.rows, self.show = comp, x, rows, show
+        self.score_x = x if comp.n_test else None  # held-out rows: score the full x, not tr.x
         self.e1, self.e2, self.e3 = epochs
         self.every = score_every
         self.before = {}  # after stage 2, before fine-tuning (fig. 9.8)
 
     def score(self, tr, epoch, stage, log):
-        s = score_codes(*tr.codes(), self.comp, self.rows)
+        s = score_codes(*tr.codes(self.score_x), self.comp, self.rows)
         s.update(
             epoch=epoch,
             stage=stage,
@@ -290,17 +295,20 @@ class _Recorder:
 
 
 def _ddn_setup(kind, n, epochs, layers, n_show, n_score, data_seed, data_dir, score_every, cfg_kw):
-    """The data, config and recorder arguments a DDN run (or a batch of seeds) trains with."""
+    """The training rows, config, epochs and recorder a DDN run (or a batch of seeds) trains
+    with; ``cfg_kw``'s ``reuse_test`` (see ``load_benchmark``) holds out the first rows, which
+    are then the scored rows and are not trained on."""
     spec = BENCHMARKS[kind] if kind in BENCHMARKS else None
-    comp = load_benchmark(kind, n=n, data_seed=data_seed, data_dir=data_dir)
+    reuse_test = cfg_kw.pop("reuse_test", None)
+    comp = load_benchmark(kind, n=n, data_seed=data_seed, data_dir=data_dir, reuse_test=reuse_test)
     epochs = tuple(spec["epochs"] if epochs is None else epochs)
     le, lp, ld = spec["layers"] if layers is None else layers
     cfg_kw.setdefault("alpha_end", spec.get("alpha_end"))
     cfg = DDNConfig(enc_layers=le, pred_layers=lp, dec_layers=ld, **cfg_kw)
     x = comp.x.reshape(len(comp.x), -1)
-    rows = np.random.default_rng(data_seed).permutation(len(x))[:n_score]
+    rows = np.random.default_rng(data_seed).permutation(comp.n_test or len(x))[:n_score]
     recorder = lambda: _Recorder(comp, x, rows, x[show_indices(comp.label_a, n_show)], epochs, score_every)
-    return x, cfg, epochs, recorder
+    return x[comp.n_test :], cfg, epochs, recorder
 
 
 def run_ddn(
