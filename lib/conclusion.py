@@ -20,12 +20,14 @@ VERDICT_WORDS = {
 @dataclass(frozen=True)
 class Method:
     """A method family: its chapters, its headline claims (benchmark -> claim id), the evidence
-    records that rerun it at the thesis's sizes, and the thesis's own conclusion in words."""
+    experiments that rerun them at the thesis's sizes (benchmark -> ``lib.evidence`` name; each
+    has a record on real digits, ``NAME-digits``, and may have one on the stand-in, ``NAME``),
+    and the thesis's own conclusion in words."""
 
     name: str
     chapters: tuple
     headline: dict
-    evidence: tuple
+    evidence: dict
     thesis: str
 
 
@@ -38,7 +40,7 @@ METHODS = (
             "3 + rotated 7": "3.6-three-rot-seven",
             "exact gradient": "4.9-none-disentangle",
         },  # fmt: skip
-        (),
+        {},
         "the Broadnet learns entangled optima on real data; even exact training from the "
         "disentangled point does not keep it",
     ),
@@ -46,7 +48,7 @@ METHODS = (
         "PPICA",
         ("ch06_ppica",),
         {"50 sources": "6.4-ppica-50", "200 sources": "6.5-ppica-200"},
-        ("ppica-50",),
+        {"50 sources": "ppica-50"},
         "post-processed ICA consistently separates an additive benchmark with 50 sources, but not with 200",
     ),
     Method(
@@ -57,14 +59,18 @@ METHODS = (
             "Simple, 10 units": "8.6-simple-10",
             "Additive, 10 units": "8.9-additive-10",
         },  # fmt: skip
-        ("asae-additive",),
+        {
+            "Simple, 2 units": "asae-simple-2",
+            "Simple, 10 units": "asae-simple-10",
+            "Additive, 10 units": "asae-additive",
+        },  # fmt: skip
         "the additive split autoencoder disentangles only some runs, and rarely with larger codes",
     ),
     Method(
         "DDN",
         ("ch09_ddn",),
         {"Simple": "9.5-simple", "Additive": "9.9-additive", "Occlusive": "9.12-occlusive"},
-        ("ddn-simple",),
+        {"Simple": "ddn-simple", "Additive": "ddn-additive", "Occlusive": "ddn-occlusive"},
         "the Discriminative Disentangling Network disentangles every benchmark it was tried on, in every run",
     ),
 )
@@ -86,16 +92,35 @@ def _headline_sentence(name, claim):
     return text
 
 
-def _evidence_sentence(evidence, names):
+DATA_WORDS = {"-digits": "real digits", "": "the Fashion-MNIST stand-in"}
+
+
+def _control_words(ev):
+    """Whether the evidence's positive control passed, in words ('' when it has none)."""
+    testable = ev["summary"].get("controls_testable")
+    if testable is None:
+        return ""
+    return ", its positive control passing" if testable else ", its positive control failing"
+
+
+def _evidence_sentence(evidence, benchmarks):
+    """At the thesis's sizes, per benchmark: the verdict on real digits and on the stand-in."""
     parts = []
-    for name in names:
-        ev = evidence.get(name)
-        if not ev:
-            continue
-        data = ev["info"]["data"]
-        where = "the Fashion-MNIST stand-in" if data.get("stand_in") else data.get("description")
-        parts.append(f"`{name}` ({ev['info']['runs']} runs on {where}): {ev['summary']['verdict']}")
+    for bench, name in benchmarks.items():
+        found = [
+            f"on {words} {ev['summary']['verdict']} ({ev['info']['runs']} runs{_control_words(ev)})"
+            for suffix, words in DATA_WORDS.items()
+            if (ev := evidence.get(name + suffix))
+        ]
+        if found:
+            parts.append(f"{bench}: " + ", ".join(found))
     return "; ".join(parts)
+
+
+def evidence_verdict(evidence, name, suffix):
+    """The verdict of evidence record ``name + suffix``, or a dash when there is none."""
+    ev = evidence.get(name + suffix) if name else None
+    return ev["summary"]["verdict"] if ev else "–"
 
 
 def takeaway(verdicts):
@@ -147,7 +172,6 @@ def conclusion_markdown(records, evidence, profile):
 def method_table_rows(records, evidence):
     """Method x benchmark: the thesis's statement, this profile's verdict by the ground truth and
     by the MI criterion, and the thesis-scale evidence's verdict where it reruns that claim."""
-    by_claim = {ev["claim"].get("chapter_claim"): ev for ev in evidence.values() if ev.get("claim")}
     rows = []
     for method in METHODS:
         claims = _claims(records, method.chapters)
@@ -155,13 +179,13 @@ def method_table_rows(records, evidence):
             c = claims.get(cid)
             if c is None:
                 continue
-            ev = by_claim.get(cid)
+            name = method.evidence.get(bench)
             rows.append((
                 method.name, bench, c["thesis"], c["verdict"], c.get("verdict_mi") or "–",
-                ev["summary"]["verdict"] if ev else "–",
+                evidence_verdict(evidence, name, "-digits"), evidence_verdict(evidence, name, ""),
             ))  # fmt: skip
     return rows
 
 
 TABLE_HEADER = ["method", "benchmark", "the thesis", "ground truth", "MI criterion",
-                "thesis sizes"]  # fmt: skip
+                "thesis sizes, digits", "thesis sizes, stand-in"]  # fmt: skip

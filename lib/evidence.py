@@ -48,7 +48,7 @@ import numpy as np
 from lib.asae_runs import run_asae
 from lib.chapters import ch08_split_autoencoders as ch08
 from lib.chapters import ch09_ddn as ch09
-from lib.chapters.ch06_ppica import ppica_run
+from lib.chapters.ch06_ppica import grouping_ruler, ppica_run
 from lib.chapters.ch09_ddn import MI_THRESHOLD, VARIANTS, run_ddn, summarise
 from lib.claims import grouping_above_chance, make_claim
 from lib.data import (
@@ -193,7 +193,14 @@ def _summary_ppica(runs):
     chance = np.array([float(r["chance"]) for r in runs])
     excess = share - chance
     verdict, _, p, rule = grouping_above_chance(share, chance)  # the rule chapter 6 uses too
+    ruler = grouping_ruler(runs, len(runs[0]["membership"]))  # oracle and random memberships
+    verdict = verdict if ruler["testable"] else "not tested"
+    rule += "; not tested when the oracle membership fails the rule or a random one passes it"
     return {
+        "controls_testable": ruler["testable"],
+        "controls_reading": ruler["reading"],
+        "oracle_share": ruler["controls"][0]["score"],
+        "random_share": ruler["controls"][1]["score"],
         "final_mi_mean": _mean_sd(mi)[0],
         "final_mi_sd": _mean_sd(mi)[1],
         "share_mean": _mean_sd(share)[0],
@@ -212,6 +219,21 @@ def _summary_ppica(runs):
     }
 
 
+NOT_TESTABLE = (
+    "; not tested when the positive control (the per-part PCA oracle codes of the same rows) "
+    "does not pass the rule itself, since the ground truth cannot judge there"
+)
+
+
+def _controls(runs, verdict):
+    """The positive control's score and whether it passes (``final_testable``; the same rows
+    for every run), and the verdict guarded by it (``lib.claims.guarded``'s rule)."""
+    oracle = [float(r.get("final_control_score", float("nan"))) for r in runs]
+    testable = any(bool(r.get("final_testable", False)) for r in runs)
+    summary = {"oracle_score": float(np.nanmax(oracle)) if np.any(np.isfinite(oracle)) else float("nan")}
+    return {**summary, "controls_testable": testable}, verdict if testable else "not tested"
+
+
 def _summary_asae(runs):
     mi = np.array([float(np.asarray(r["mi"])[-1]) for r in runs])
     probe = np.array([float(np.asarray(r["probe"])[-1]) for r in runs])
@@ -227,9 +249,11 @@ def _summary_asae(runs):
         f"(lib.metrics.disentanglement with control=: both codes carry their own part and not the "
         f"other, a score above its permutation null and at least {CONTROL_SHARE:.0%} of the "
         f"per-part PCA oracle's on the same rows); partly when some run meets only one "
-        f"of the two; otherwise does not agree"
+        f"of the two; otherwise does not agree" + NOT_TESTABLE
     )
+    controls, verdict = _controls(runs, verdict)
     return {
+        **controls,
         "final_mi": mi.tolist(),
         "lowest_mi": float(np.nanmin(mi)) if np.any(np.isfinite(mi)) else float("nan"),
         "final_mi_mean": _mean_sd(mi)[0],
@@ -269,9 +293,11 @@ def _summary_ddn(runs):
         f"by the ground truth (lib.metrics.disentanglement with control=: both codes carry their "
         f"own digit and not the other, a score above its permutation null and at least "
         f"{CONTROL_SHARE:.0%} of the per-part PCA oracle's on the same rows); partly when every "
-        f"run meets one of the two or at least half meet both; otherwise does not agree"
+        f"run meets one of the two or at least half meet both; otherwise does not agree" + NOT_TESTABLE
     )
+    controls, verdict = _controls(runs, verdict)
     return {
+        **controls,
         **summarise(runs),
         "final_mi": mi.tolist(),
         "final_truth": truth.tolist(),

@@ -80,6 +80,27 @@ def evidence_markdown(record, chapter_claim=None):
     return "| | |\n|---|---|\n" + body
 
 
+EVIDENCE_DATA = (
+    ("-digits", "On real digits (the bundled 5,000 reused; test composites from held-out digits)"),
+    ("", "On the Fashion-MNIST stand-in (real, thesis-sized data, but garments, not digits)"),
+)
+
+
+def evidence_section(evidence, names, claims):
+    """The thesis-scale evidence of a chapter as Markdown: for each experiment in ``names``
+    (``lib.evidence.EXPERIMENTS``), its record on real digits and its stand-in record, each
+    beside the chapter's own claim (``claims``: the chapter's registry dict)."""
+    parts = []
+    for name in names:
+        for suffix, heading in EVIDENCE_DATA:
+            record = evidence.get(name + suffix)
+            if record is None:
+                continue
+            chapter_claim = claims.get(record["claim"].get("chapter_claim"))
+            parts.append(f"**`{name}`. {heading}.**\n\n" + evidence_markdown(record, chapter_claim))
+    return "\n\n".join(parts) or evidence_markdown(None)
+
+
 # The claims table's columns: (record key, header a reader sees). The verdict columns after
 # "verdict" are shown only when some claim of the chapter has them.
 CLAIM_COLUMNS = [("id", "claim"), ("figure", "figure"), ("method", "method"),

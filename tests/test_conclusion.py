@@ -21,7 +21,12 @@ EVIDENCE = {
         "claim": {"chapter_claim": "9.5-simple"},
         "summary": {"verdict": "does not agree"},
         "info": {"runs": 3, "data": {"stand_in": True}},
-    }
+    },
+    "ddn-simple-digits": {
+        "claim": {"chapter_claim": "9.5-simple"},
+        "summary": {"verdict": "partly", "controls_testable": True},
+        "info": {"runs": 3, "data": {"stand_in": False}},
+    },
 }
 
 
@@ -31,7 +36,10 @@ def test_each_method_gets_a_paragraph_with_its_verdicts():
     ddn = text.split("**DDN.**")[1]
     assert "Simple: does not agree (by the thesis's MI criterion: agrees)" in ddn
     assert "Additive: could not be tested" in ddn and "controls fail" in ddn
-    assert "`ddn-simple` (3 runs on the Fashion-MNIST stand-in): does not agree" in ddn
+    assert (
+        "Simple: on real digits partly (3 runs, its positive control passing), "
+        "on the Fashion-MNIST stand-in does not agree (3 runs)"
+    ) in ddn
     assert "no support" in ddn
     assert "smoke" not in text
 
@@ -54,5 +62,5 @@ def test_the_table_has_one_row_per_recorded_headline_claim():
         ("DDN", "Simple"),
         ("DDN", "Additive"),
     ]
-    assert rows[1][3:] == ("does not agree", "agrees", "does not agree")
-    assert rows[2][5] == "–"
+    assert rows[1][3:] == ("does not agree", "agrees", "partly", "does not agree")
+    assert rows[2][5:] == ("–", "–")

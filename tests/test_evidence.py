@@ -184,3 +184,13 @@ def test_sizes_are_the_thesis_and_the_chapters():
     ch08 = ch08_split_autoencoders.SIZES["thesis"]
     assert ch08["additive_epochs"] == evidence.SIZES["asae-additive"]["epochs"]
     assert ch08["n_pairs"] == 25000
+
+
+def test_an_evidence_verdict_without_a_passing_positive_control_is_not_tested():
+    run = {"final_mi": 0.01, "final_truth": 0.9, "final_disentanglement": 0.9, "final_disentangled": True}
+    passing = [dict(run, final_control_score=0.8, final_testable=True, seed=s) for s in range(2)]
+    failing = [dict(r, final_testable=False) for r in passing]
+    s_pass, s_fail = evidence._controls(passing, "agrees"), evidence._controls(failing, "agrees")
+    assert s_pass == ({"oracle_score": 0.8, "controls_testable": True}, "agrees")
+    assert s_fail[1] == "not tested" and s_fail[0]["controls_testable"] is False
+    assert "positive control" in evidence.NOT_TESTABLE
