@@ -309,6 +309,20 @@ def _summary_ddn(runs):
     }
 
 
+def _asae(name, what, claim, kind, chapter_claim):
+    """An ASAE evidence experiment (chapter 8's run_asae, seeds batched where faster)."""
+    configs = functools.partial(_configs_asae, kind=kind)
+    return Experiment(name, what, claim, kind, run_asae, configs, _summary_asae, lambda s: s["epochs"],
+                      "cpu_s", chapter_claim, ch08.BATCHED)  # fmt: skip
+
+
+def _ddn(name, what, claim, kind, chapter_claim):
+    """A DDN evidence experiment (chapter 9's run_ddn as written, seeds batched where faster)."""
+    configs = functools.partial(_configs_ddn, kind=kind)
+    return Experiment(name, what, claim, kind, run_ddn, configs, _summary_ddn, _ddn_epochs, "cpu_s",
+                      chapter_claim, ch09.BATCHED[run_ddn])  # fmt: skip
+
+
 EXPERIMENTS = {
     "ppica-50": Experiment(
         "ppica-50",
@@ -323,85 +337,49 @@ EXPERIMENTS = {
         "cpu_seconds",
         "6.4-ppica-50",
     ),
-    "asae-additive": Experiment(
+    "asae-additive": _asae(
         "asae-additive",
         "10-unit additive split autoencoder on Additive composites (Figs 8.9-8.10)",
         "some runs separate: runs below the mean MI show visible separation, though no run "
         "reaches 0 (Figs 8.9-8.10)",
         "additive",
-        run_asae,
-        _configs_asae,
-        _summary_asae,
-        lambda s: s["epochs"],
-        "cpu_s",
         "8.9-additive-10",
-        ch08.BATCHED,
     ),
-    "asae-simple-2": Experiment(
+    "asae-simple-2": _asae(
         "asae-simple-2",
         "2-unit split autoencoder on Simple composites (Figs 8.4-8.5)",
         "some runs separate: MI near 0 (full success below 0.1, limited below 0.2) with each "
         "code carrying one digit (Figs 8.4-8.5)",
         "simple",
-        run_asae,
-        functools.partial(_configs_asae, kind="simple"),
-        _summary_asae,
-        lambda s: s["epochs"],
-        "cpu_s",
         "8.4-mi-vs-truth",
-        ch08.BATCHED,
     ),
-    "asae-simple-10": Experiment(
+    "asae-simple-10": _asae(
         "asae-simple-10",
         "10-unit split autoencoder on Simple composites (Fig 8.6)",
         "some runs separate with 10-unit codes too (Fig 8.6)",
         "simple",
-        run_asae,
-        functools.partial(_configs_asae, kind="simple"),
-        _summary_asae,
-        lambda s: s["epochs"],
-        "cpu_s",
         "8.6-simple-10",
-        ch08.BATCHED,
     ),
-    "ddn-simple": Experiment(
+    "ddn-simple": _ddn(
         "ddn-simple",
         "the DDN as written on Simple composites, N=10, stages 35/10/5 (Figs 9.5-9.7)",
         "every run disentangles (30 runs; Figs 9.5-9.7)",
         "simple",
-        run_ddn,
-        _configs_ddn,
-        _summary_ddn,
-        _ddn_epochs,
-        "cpu_s",
         "9.5-simple",
-        ch09.BATCHED[run_ddn],
     ),
-    "ddn-additive": Experiment(
+    "ddn-additive": _ddn(
         "ddn-additive",
         "the DDN as written on Additive composites, N=10, stages 60/10/40 (Figs 9.9-9.10)",
         "every run disentangles the two digits (Figs 9.9-9.10)",
         "additive",
-        run_ddn,
-        functools.partial(_configs_ddn, kind="additive"),
-        _summary_ddn,
-        _ddn_epochs,
-        "cpu_s",
         "9.9-additive",
-        ch09.BATCHED[run_ddn],
     ),
-    "ddn-occlusive": Experiment(
+    "ddn-occlusive": _ddn(
         "ddn-occlusive",
         "the DDN as written on Occlusive composites, N=10, stages 50/10/50 (Fig 9.12)",
         "every run disentangles the two digits (Fig 9.12)",
         "occlusive",
-        run_ddn,
-        functools.partial(_configs_ddn, kind="occlusive"),
-        _summary_ddn,
-        _ddn_epochs,
-        "cpu_s",
         "9.12-occlusive",
-        ch09.BATCHED[run_ddn],
     ),
 }
 

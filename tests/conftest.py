@@ -42,3 +42,15 @@ def asae_stand_ins(monkeypatch):
             lambda m, x, pa, pb, la, lb, random_state=0: {"ysum": float(m(x)["y"].detach().sum())},
         )
     return dict(kind="simple", n=40, epochs=2, n_eval=30, n_examples=2, batch_size=16, noise_std=0.1)
+
+
+@pytest.fixture
+def results_tmp(tmp_path, monkeypatch):
+    """Results and references of one test in its own folder, the sweep log empty (test files
+    with other needs define their own ``results_tmp``)."""
+    from lib import experiments, run
+
+    monkeypatch.setenv("BOOK_RESULTS_DIR", str(tmp_path / "results"))
+    monkeypatch.setattr(run, "REFERENCE", tmp_path / "reference")
+    experiments.SWEEP_LOG.clear()
+    return tmp_path

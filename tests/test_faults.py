@@ -22,28 +22,13 @@ import pytest
 
 from lib import experiments, lab, run, summary
 from lib.experiments import Record, sweep
+from tests.test_book_stamps import CONFIG, TOC  # the same one-page book
 from tests.test_run_integrity import _descendants_when_loky_runs
 
 ROOT = run.ROOT
 
 
-@pytest.fixture
-def results_tmp(tmp_path, monkeypatch):
-    monkeypatch.setenv("BOOK_RESULTS_DIR", str(tmp_path / "results"))
-    monkeypatch.setattr(run, "REFERENCE", tmp_path / "reference")
-    experiments.SWEEP_LOG.clear()
-    return tmp_path
-
-
 # ------------------------------------------------------------------ 1. a failed page is not kept
-CONFIG = """title: faults
-only_build_toc_files: true
-execute:
-  execute_notebooks: force
-sphinx:
-  extra_extensions: [lib.book_stamps]
-"""
-TOC = "format: jb-book\nroot: intro\nchapters:\n  - file: ch01_probe\n"
 CHAPTER = """---
 jupytext:
   text_representation:

@@ -26,14 +26,6 @@ from tests.idx_files import other_mnist, write_idx_folder
 ROOT = run.ROOT
 
 
-@pytest.fixture
-def results_tmp(tmp_path, monkeypatch):
-    monkeypatch.setenv("BOOK_RESULTS_DIR", str(tmp_path / "results"))
-    monkeypatch.setattr(run, "REFERENCE", tmp_path / "reference")
-    experiments.SWEEP_LOG.clear()
-    return tmp_path
-
-
 def _count(markers):
     return len(list(markers.iterdir()))
 
