@@ -33,9 +33,10 @@ def asae_stand_ins(monkeypatch):
         label_a=rng.integers(0, 3, 40),
         label_b=rng.integers(0, 3, 40),
         source="fake",
+        n_test=0,
     )
     for module in (lib.asae_runs,):
-        monkeypatch.setattr(module, "_composite", lambda kind, n, seed, data_dir: fake)
+        monkeypatch.setattr(module, "_composite", lambda kind, n, seed, data_dir, reuse_test=None: fake)
         monkeypatch.setattr(
             module,
             "asae_epoch_scores",
