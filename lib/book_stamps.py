@@ -23,8 +23,9 @@ from pathlib import Path
 
 from sphinx.util import logging
 
-from lib.experiments import BadInputs, check_inputs, resolve_profile, results_dir
+from lib.experiments import BadInputs, check_inputs, results_dir
 from lib.identity import chapter_fingerprint, chapter_modules, data_fingerprint
+from lib.profiles import resolve_profile
 
 READS_RECORDS = {"lib.summary", "lib.figure_index"}  # pages importing these read other chapters
 

@@ -26,7 +26,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 from lib.identity import data_identity
 
-SCHEDULER_ENV = "BOOK_SCHEDULER"  # read by sweep, set by ``lib.run --scheduler``
 CONNECT_TIMEOUT_S = 5.0
 
 

@@ -23,7 +23,6 @@ from pathlib import Path
 import numba
 import numpy as np
 import torch
-import yaml
 from joblib import Parallel, delayed
 from tqdm import tqdm
 
@@ -34,62 +33,8 @@ from lib.costs import seeds_per_model
 from lib.data import DATA_READS, FETCH_HINT, identify_idx_files
 from lib.identity import chapter_fingerprint, data_fingerprint, data_identity, function_fingerprint
 from lib.nets import device as torch_device
+from lib.profiles import PROFILES, ROOT, SCHEDULER_ENV, resolve_profile
 from lib.training import progress_enabled
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-@dataclass(frozen=True)
-class Profile:
-    """One experiment size: its name, what it is for and its per-chapter budget on 2 cores."""
-
-    name: str
-    purpose: str
-    chapter_budget_s: float
-
-
-PROFILES = {
-    "smoke": Profile("smoke", "CI: every code path runs at tiny sizes", 90),
-    "book": Profile("book", "the rendered book: scaled down, must still show each claim", 15 * 60),
-    "thesis": Profile("thesis", "the thesis's own sizes (30 runs, full epochs, full MNIST)", math.inf),
-}
-DEFAULT_PROFILE = "book"
-LONGER_BUDGET = {("ch09_ddn", "book"): 30 * 60}  # book/design.md: chapter 9 may take 30 min at book
-
-
-def toc_chapters():
-    """Chapter names (``chNN_...``) in the order ``_toc.yml`` lists them."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [
-        entry["file"]
-        for part in toc.get("parts", [{"chapters": toc.get("chapters", [])}])
-        for entry in part["chapters"]
-    ]
-    return [Path(f).name for f in files if Path(f).name.startswith("ch")]
-
-
-def chapter_title(chapter):
-    """The first heading of ``book/<chapter>.md`` ("Chapter 8: Split Autoencoders")."""
-    path = ROOT / "book" / f"{chapter}.md"
-    if path.exists():
-        for line in path.read_text().splitlines():
-            if line.startswith("# "):
-                return line[2:].strip()
-    return chapter
-
-
-def chapter_budget(chapter, profile):
-    """Seconds a chapter may take on 2 cores at ``profile`` (book/design.md, "Profiles")."""
-    profile = resolve_profile(profile)
-    return LONGER_BUDGET.get((chapter, profile), PROFILES[profile].chapter_budget_s)
-
-
-def resolve_profile(profile=None):
-    """Return a valid profile name: ``profile``, else ``$BOOK_PROFILE``, else ``"book"``."""
-    name = os.environ.get("BOOK_PROFILE") or DEFAULT_PROFILE if profile is None else profile
-    if name not in PROFILES:
-        raise ValueError(f"unknown profile {name!r}; valid profiles are {sorted(PROFILES)}")
-    return name
 
 
 class BadInputs(ValueError):
@@ -577,7 +522,7 @@ def sweep(fn, configs, *, name, profile, n_jobs=None, progress=None, scheduler=N
         run_root = results_dir(profile) / "runs"
         todo_set = set(todo)
         work = [_resolve_inputs(c, run_root) if i in todo_set else c for i, c in enumerate(configs)]
-        address = scheduler or os.environ.get("BOOK_SCHEDULER")
+        address = scheduler or os.environ.get(SCHEDULER_ENV)
         if address:  # a running Dask cluster: its workers compute, this process stores
             what = f"{fn.__module__}.{fn.__qualname__}"
             with cluster.connect(address) as client:

@@ -20,7 +20,8 @@ from pathlib import Path
 import yaml
 from PIL import Image
 
-from lib.experiments import ROOT, chapter_title, results_dir, toc_chapters
+from lib.experiments import results_dir
+from lib.profiles import ROOT, chapter_title, toc_chapters
 
 # The thesis's figures and tables, with a short title from each caption (Butler-Yeoman 2017).
 THESIS = {

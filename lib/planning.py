@@ -33,7 +33,8 @@ import numpy as np
 
 from lib import costs
 from lib.evidence import EXPERIMENTS as EVIDENCE
-from lib.experiments import ROOT, Experiment, _run_paths, _stale, results_dir, run_codes, toc_chapters
+from lib.experiments import Experiment, _run_paths, _stale, results_dir, run_codes
+from lib.profiles import ROOT, toc_chapters
 
 RUN_CALIBRATION = ROOT / "results" / "calibration" / "runs.json"
 

@@ -24,26 +24,7 @@ import threading
 import time
 from pathlib import Path
 
-import jupytext
-import papermill
-import psutil
-from jupyter_client.manager import AsyncKernelManager
-from traitlets import CaselessStrEnum, default
-
-from lib import cluster, planning
-from lib.experiments import (
-    PROFILES,
-    ROOT,
-    BadInputs,
-    atomic_write,
-    chapter_budget,
-    check_inputs,
-    current_identity,
-    identity_differences,
-    resolve_profile,
-    results_dir,
-    toc_chapters,
-)
+from lib.profiles import PROFILES, ROOT, SCHEDULER_ENV, chapter_budget, resolve_profile, toc_chapters
 
 
 class UsageError(Exception):
@@ -61,6 +42,84 @@ def chapter_path(name):
         known = sorted(p.stem for p in BOOK.glob("ch*.md"))
         raise UsageError(f"unknown chapter {name!r}; chapters are {known}")
     return path
+
+
+def _parser():
+    parser = argparse.ArgumentParser(prog="python -m lib.run", description=__doc__.split("\n")[0])
+    parser.add_argument("chapters", nargs="*", help="chapter names (default: all in _toc.yml)")
+    parser.add_argument("--profile", default=None, help=f"one of {sorted(PROFILES)}")
+    parser.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="notebook parameter, e.g. -p seed=3 -p data_dir=/data/mnist",
+    )
+    parser.add_argument("--check", action="store_true", help="compare records with the reference")
+    parser.add_argument(
+        "--update-reference", action="store_true", help="rewrite the reference from the new records"
+    )
+    parser.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="measure tolerances (a fresh 1-thread run vs a 2-thread run on its stored runs) "
+        "and write the reference",
+    )
+    parser.add_argument("--no-execute", action="store_true", help="only check existing records")
+    parser.add_argument(
+        "--plan",
+        action="store_true",
+        help="run nothing: print each chapter's runs, how many are stored and the estimated hours",
+    )
+    parser.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="send every sweep's runs to the running Dask scheduler at ADDRESS "
+        f"(e.g. tcp://host:8786; default ${SCHEDULER_ENV}, else "
+        "local processes); results are still written here",
+    )
+    return parser
+
+
+def _profile_and_chapters(parser, argv):
+    """Parse ``argv``; return it with its profile and chapters, or exit 2 naming a bad one."""
+    args = parser.parse_args(argv)
+    try:
+        if args.profile == "":
+            raise UsageError(f"--profile is empty; valid profiles are {sorted(PROFILES)}")
+        try:
+            profile = resolve_profile(args.profile)
+        except ValueError as err:
+            raise UsageError(str(err)) from None
+        chapters = [Path(c).stem for c in args.chapters] or toc_chapters()
+        for name in chapters:
+            chapter_path(name)  # every chapter exists before anything runs
+    except UsageError as err:
+        parser.error(str(err))  # exit status 2
+    return args, profile, chapters
+
+
+if __name__ == "__main__":  # --help and usage errors answer before the slow imports below
+    _profile_and_chapters(_parser(), sys.argv[1:])
+
+# The imports that take seconds (torch, jupytext, papermill) come after the usage check above.
+import jupytext  # noqa: E402
+import papermill  # noqa: E402
+import psutil  # noqa: E402
+from jupyter_client.manager import AsyncKernelManager  # noqa: E402
+from traitlets import CaselessStrEnum, default  # noqa: E402
+
+from lib import cluster, planning  # noqa: E402
+from lib.experiments import (  # noqa: E402
+    BadInputs,
+    atomic_write,
+    check_inputs,
+    current_identity,
+    identity_differences,
+    results_dir,
+)
 
 
 class IPCKernelManager(AsyncKernelManager):
@@ -442,45 +501,6 @@ def print_plan(chapters, profile, parameters):
     print("CPU-hours / cores = wall hours on one machine; / workers' cores on a Dask cluster.")
 
 
-def _parser():
-    parser = argparse.ArgumentParser(prog="python -m lib.run", description=__doc__.split("\n")[0])
-    parser.add_argument("chapters", nargs="*", help="chapter names (default: all in _toc.yml)")
-    parser.add_argument("--profile", default=None, help=f"one of {sorted(PROFILES)}")
-    parser.add_argument(
-        "-p",
-        "--param",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="notebook parameter, e.g. -p seed=3 -p data_dir=/data/mnist",
-    )
-    parser.add_argument("--check", action="store_true", help="compare records with the reference")
-    parser.add_argument(
-        "--update-reference", action="store_true", help="rewrite the reference from the new records"
-    )
-    parser.add_argument(
-        "--calibrate",
-        action="store_true",
-        help="measure tolerances (a fresh 1-thread run vs a 2-thread run on its stored runs) "
-        "and write the reference",
-    )
-    parser.add_argument("--no-execute", action="store_true", help="only check existing records")
-    parser.add_argument(
-        "--plan",
-        action="store_true",
-        help="run nothing: print each chapter's runs, how many are stored and the estimated hours",
-    )
-    parser.add_argument(
-        "--scheduler",
-        default=None,
-        metavar="ADDRESS",
-        help="send every sweep's runs to the running Dask scheduler at ADDRESS "
-        f"(e.g. tcp://host:8786; default ${cluster.SCHEDULER_ENV}, else "
-        "local processes); results are still written here",
-    )
-    return parser
-
-
 def _scheduler(args):
     """The Dask scheduler address to pass on (``--scheduler``, else ``$BOOK_SCHEDULER``), checked.
 
@@ -488,7 +508,7 @@ def _scheduler(args):
     """
     address = args.scheduler
     if address is None:
-        address = os.environ.get(cluster.SCHEDULER_ENV)
+        address = os.environ.get(SCHEDULER_ENV)
     if address and not args.no_execute:
         try:
             info = cluster.probe(address)
@@ -579,17 +599,8 @@ def run_chapter(name, profile, parameters, args):
 
 def main(argv=None):
     parser = _parser()
-    args = parser.parse_args(argv)
+    args, profile, chapters = _profile_and_chapters(parser, argv)
     try:
-        if args.profile == "":
-            raise UsageError(f"--profile is empty; valid profiles are {sorted(PROFILES)}")
-        try:
-            profile = resolve_profile(args.profile)
-        except ValueError as err:
-            raise UsageError(str(err)) from None
-        chapters = [Path(c).stem for c in args.chapters] or toc_chapters()
-        for name in chapters:
-            chapter_path(name)  # every chapter exists before anything runs
         parameters = parse_parameters(args.param, chapters)
         if args.plan:
             print_plan(chapters, profile, parameters)
@@ -605,9 +616,9 @@ def main(argv=None):
     already_running = {p.pid for p in _descendants()}  # the caller's, when called from Python
     interrupt = _Interrupt(already_running)
     restore_signals = interrupt.install()
-    outer_scheduler = os.environ.get(cluster.SCHEDULER_ENV)
+    outer_scheduler = os.environ.get(SCHEDULER_ENV)
     if scheduler is not None:  # chapter kernels inherit it; their sweeps read it
-        os.environ[cluster.SCHEDULER_ENV] = scheduler
+        os.environ[SCHEDULER_ENV] = scheduler
     grace = 3.0  # a normal finish: the kernel is already shutting down
     try:
         failed = []
@@ -627,9 +638,9 @@ def main(argv=None):
     finally:
         restore_signals()
         if outer_scheduler is None:
-            os.environ.pop(cluster.SCHEDULER_ENV, None)
+            os.environ.pop(SCHEDULER_ENV, None)
         else:
-            os.environ[cluster.SCHEDULER_ENV] = outer_scheduler
+            os.environ[SCHEDULER_ENV] = outer_scheduler
         stop_children(keep=already_running, grace=grace)
     if failed:
         print(f"{len(failed)} of {len(chapters)} chapters failed: {', '.join(failed)}")

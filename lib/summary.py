@@ -8,7 +8,8 @@ import json
 from collections import defaultdict
 
 from lib.claims import VERDICTS
-from lib.experiments import chapter_title, current_identity, identity_differences, results_dir, toc_chapters
+from lib.experiments import current_identity, identity_differences, results_dir
+from lib.profiles import chapter_title, toc_chapters
 
 
 def collect_records(profile, chapters=None, seed=None, data_dir=None):

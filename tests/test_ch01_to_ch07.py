@@ -11,7 +11,7 @@ import lib.chapters.ch06_ppica as ch6
 import lib.chapters.ch07_neural_networks as ch7
 from lib.claims import make_claim
 from lib.data import make_composite
-from lib.experiments import PROFILES
+from lib.profiles import PROFILES
 
 
 class FakeRecord:

@@ -10,7 +10,7 @@ import torch
 
 from lib.chapters import ch03_broadnet as c3
 from lib.chapters import ch04_understanding_broadnets as c4
-from lib.experiments import PROFILES
+from lib.profiles import PROFILES
 from lib.rbm_exact import BroadnetParams
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,7 +8,7 @@ from lib import evidence
 from lib.chapters import ch08_split_autoencoders as ch8
 from lib.claims import make_claim
 from lib.controls import make_ruler
-from lib.experiments import PROFILES
+from lib.profiles import PROFILES
 
 
 def rulers(testable=True):

@@ -27,6 +27,7 @@ distributed = pytest.importorskip("distributed")
 from lib import cluster, experiments, run  # noqa: E402
 from lib.data import load_mnist  # noqa: E402
 from lib.experiments import Record, sweep  # noqa: E402
+from lib.profiles import SCHEDULER_ENV  # noqa: E402
 from tests.idx_files import other_mnist  # noqa: E402
 
 ROOT = run.ROOT
@@ -70,7 +71,7 @@ def bounded():
 @pytest.fixture
 def results_tmp(tmp_path, monkeypatch):
     monkeypatch.setenv("BOOK_RESULTS_DIR", str(tmp_path / "results"))
-    monkeypatch.delenv(cluster.SCHEDULER_ENV, raising=False)
+    monkeypatch.delenv(SCHEDULER_ENV, raising=False)
     monkeypatch.setattr(run, "REFERENCE", tmp_path / "reference")
     experiments.SWEEP_LOG.clear()
     markers = tmp_path / "markers"
@@ -330,23 +331,21 @@ class TestOnALocalCluster:
         monkeypatch.setattr(
             run,
             "run_chapter",
-            lambda name, profile, parameters, args: (
-                seen.append(os.environ.get(cluster.SCHEDULER_ENV)) or True
-            ),
+            lambda name, profile, parameters, args: seen.append(os.environ.get(SCHEDULER_ENV)) or True,
         )
         assert run.main(["--profile", "smoke", "--scheduler", local_cluster, "ch07_neural_networks"]) == 0
-        assert seen == [local_cluster] and cluster.SCHEDULER_ENV not in os.environ
+        assert seen == [local_cluster] and SCHEDULER_ENV not in os.environ
         assert f"Dask scheduler at {local_cluster} (2 workers" in capsys.readouterr().out
-        monkeypatch.setenv(cluster.SCHEDULER_ENV, local_cluster)  # the variable alone does it too
+        monkeypatch.setenv(SCHEDULER_ENV, local_cluster)  # the variable alone does it too
         assert run.main(["--profile", "smoke", "ch07_neural_networks"]) == 0
-        assert seen[-1] == local_cluster and os.environ[cluster.SCHEDULER_ENV] == local_cluster
+        assert seen[-1] == local_cluster and os.environ[SCHEDULER_ENV] == local_cluster
 
 
 # ----------------------------------------------------------------------------- separate processes
 def test_a_sweep_through_book_scheduler_on_separate_processes(results_tmp, separate_cluster, monkeypatch):
     configs = _configs(results_tmp, n=3)
     local = sweep(cube, configs, name="here", profile="smoke", n_jobs=1, progress=False)
-    monkeypatch.setenv(cluster.SCHEDULER_ENV, separate_cluster)
+    monkeypatch.setenv(SCHEDULER_ENV, separate_cluster)
     threads = _threads()
     on_dask = sweep(cube, configs, name="there", profile="smoke", progress=False)
     _assert_same(on_dask, local)
@@ -438,7 +437,7 @@ def test_a_smoke_chapter_on_dask_records_what_a_local_run_records(tmp_path, monk
     The cluster (a scheduler, two single-threaded workers) runs as processes of its own: the
     runner ends its own child processes when it finishes, as it must for chapter kernels.
     """
-    monkeypatch.delenv(cluster.SCHEDULER_ENV, raising=False)
+    monkeypatch.delenv(SCHEDULER_ENV, raising=False)
     chapter = "ch07_neural_networks"
     records = {}
     (tmp_path / "dask-cluster").mkdir()

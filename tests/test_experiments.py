@@ -6,8 +6,9 @@ import os
 import numpy as np
 import pytest
 
-from lib import experiments, run
-from lib.experiments import Record, pick, resolve_profile, sweep
+from lib import experiments, profiles, run
+from lib.experiments import Record, pick, sweep
+from lib.profiles import resolve_profile
 
 
 @pytest.fixture(autouse=True)
@@ -103,9 +104,9 @@ def test_check_names_a_missing_reference():
 
 
 def test_chapter_budgets_follow_the_design():
-    assert experiments.chapter_budget("ch03_broadnet", "book") == 15 * 60
-    assert experiments.chapter_budget("ch09_ddn", "book") == 30 * 60
-    assert experiments.chapter_budget("ch09_ddn", "smoke") == 90
+    assert profiles.chapter_budget("ch03_broadnet", "book") == 15 * 60
+    assert profiles.chapter_budget("ch09_ddn", "book") == 30 * 60
+    assert profiles.chapter_budget("ch09_ddn", "smoke") == 90
 
 
 def test_claims_are_stored_and_a_changed_verdict_fails_check():

@@ -20,7 +20,7 @@ import numpy as np
 import psutil
 import pytest
 
-from lib import experiments, lab, run, summary
+from lib import experiments, lab, profiles, run, summary
 from lib.experiments import Record, sweep
 from tests.test_book_stamps import CONFIG, TOC  # the same one-page book
 from tests.test_run_integrity import _descendants_when_loky_runs
@@ -182,7 +182,7 @@ def test_chapter_10_refuses_a_record_from_other_code(results_tmp):
 def test_no_two_sweeps_of_a_chapter_share_a_stored_name(results_tmp):
     from lib.planning import chapter_plan
 
-    for chapter in experiments.toc_chapters():
+    for chapter in profiles.toc_chapters():
         plan = chapter_plan(chapter, "smoke")
         if plan:
             names = [e.name for e in plan.values()]

@@ -317,3 +317,30 @@ def test_chapter_modules_skip_a_cells_yaml_options(tmp_path):
         "    name: fig-1-1\n---\nfrom lib.plots import save_figure\n```\n"
     )
     assert identity.chapter_modules(chapter) == ["lib.plots"]
+
+
+SLOW_IMPORTS = ("torch", "jupytext", "papermill", "sklearn", "matplotlib")
+
+
+@pytest.mark.parametrize(
+    "argv, code, says",
+    [
+        (["--help"], 0, "usage: python -m lib.run"),
+        (["--bogus"], 2, "unrecognized arguments: --bogus"),
+        (["--profile", "huge"], 2, "unknown profile 'huge'"),
+        (["--profile", "smoke", "ch99"], 2, "unknown chapter 'ch99'"),
+    ],
+)
+def test_help_and_usage_errors_answer_before_the_slow_imports(argv, code, says):
+    """``--help`` and usage errors took 11-16 s (issue 23): they must not import torch & co."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "lib.run", *argv],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == code, done.stderr[-2000:]
+    assert says in done.stdout + done.stderr
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if "|" in line}
+    assert not imported & set(SLOW_IMPORTS), sorted(imported & set(SLOW_IMPORTS))

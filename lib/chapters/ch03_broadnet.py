@@ -13,13 +13,14 @@ from sklearn.decomposition import PCA
 
 from lib.claims import holds
 from lib.data import make_composite
-from lib.experiments import Experiment, resolve_profile
+from lib.experiments import Experiment
 from lib.metrics import (
     disentanglement_where_scorable,
     probe_score,
     reconstruction_score,
     reconstruction_separation,
 )
+from lib.profiles import resolve_profile
 from lib.rbm import Broadnet
 
 DISENTANGLED = 0.5  # a-priori threshold on the separation score (0 = none, 1 = perfect)

@@ -14,15 +14,9 @@ import torch
 
 from lib.claims import at_least, holds
 from lib.data import make_composite, note_data_read
-from lib.experiments import (
-    Experiment,
-    config_key,
-    resolve_profile,
-    results_dir,
-    store_input,
-    stored_run,
-)
+from lib.experiments import Experiment, config_key, results_dir, store_input, stored_run
 from lib.metrics import disentanglement, probe_score, reconstruction_score, reconstruction_separation
+from lib.profiles import resolve_profile
 from lib.rbm import ANTI_HEBBIAN_INITS, GRBM, Broadnet
 from lib.rbm_exact import (
     BroadnetParams,

@@ -26,7 +26,8 @@ from lib.controls import (
 )
 from lib.costs import updates_per_epoch
 from lib.data import make_composite, require_composites
-from lib.experiments import Experiment, SeedBatched, resolve_profile
+from lib.experiments import Experiment, SeedBatched
+from lib.profiles import resolve_profile
 from lib.training import evaluate
 
 # ----------------------------------------------------------------------------- sizes
