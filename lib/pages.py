@@ -101,14 +101,15 @@ def evidence_section(evidence, names, claims):
     return "\n\n".join(parts) or evidence_markdown(None)
 
 
-# The claims table's columns: (record key, header a reader sees). The verdict columns after
-# "verdict" are shown only when some claim of the chapter has them.
+# The claims table's columns: (record key, header a reader sees). A claim's other verdicts (by the
+# thesis's MI criterion, by the old score) follow its verdict in the same cell, so the table keeps
+# to the column width.
 CLAIM_COLUMNS = [("id", "claim"), ("figure", "figure"), ("method", "method"),
                  ("thesis", "thesis"), ("ours", "ours"), ("verdict", "verdict")]  # fmt: skip
 EXTRA_VERDICTS = [
-    ("verdict_mi", "MI criterion"),
-    ("verdict_old_score", "old score"),
-    ("old_score_verdict", "old score"),
+    ("verdict_mi", "by the MI criterion"),
+    ("verdict_old_score", "by the old score"),
+    ("old_score_verdict", "by the old score"),
 ]
 
 
@@ -121,16 +122,22 @@ def _claim_cell(key, value):
     return str(value).replace("\n", " ")
 
 
+def _verdict_cell(claim):
+    """The claim's verdict, then each other verdict it carries: "✗ does not agree (by the MI
+    criterion: ✓ agrees)"."""
+    main = _claim_cell("verdict", claim.get("verdict"))
+    others = [f"{header}: {_claim_cell(key, claim[key])}" for key, header in EXTRA_VERDICTS if claim.get(key)]
+    return f"{main} ({'; '.join(others)})" if others else main
+
+
 def claims_markdown(claims):
     """A chapter's claims (a list of registry dicts) as a Markdown table: no index column, the
-    headers a reader knows, verdict columns with their symbols; long text wraps in the column."""
-    claims = list(claims)
-    columns = list(CLAIM_COLUMNS)
-    for key, header in EXTRA_VERDICTS:
-        if any(c.get(key) for c in claims):
-            columns.append((key, header))
-    rows = [[_claim_cell(key, c.get(key)) for key, _ in columns] for c in claims]
-    return markdown_table([header for _, header in columns], rows)
+    headers a reader knows, verdicts with their symbols; long text wraps in the column."""
+    rows = [
+        [_verdict_cell(c) if key == "verdict" else _claim_cell(key, c.get(key)) for key, _ in CLAIM_COLUMNS]
+        for c in claims
+    ]
+    return markdown_table([header for _, header in CLAIM_COLUMNS], rows)
 
 
 def show_claims(rec):
