@@ -64,6 +64,7 @@ from lib.experiments import SWEEP_LOG, SeedBatched, atomic_write, json_safe, res
 from lib.identity import code_fingerprint, data_fingerprint
 from lib.metrics import CONTROL_SHARE
 from lib.nets import device
+from lib.processes import Interrupt, descendants, stop_children
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian package dataset-fashion-mnist
 PROFILE = "thesis"
@@ -631,11 +632,19 @@ def build_parser():
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # an unknown NAME: exit 2 listing the valid ones
+    already_running = {p.pid for p in descendants()}  # the caller's, when called from Python
+    restore_signals = Interrupt(already_running).install()
     try:
         run_evidence(args.name, args.data_dir, args.runs, args.seed, args.jobs, digits=args.digits)
     except EvidenceError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # SIGINT, SIGTERM or SIGHUP: the workers are ended, epochs kept
+        print("interrupted: finished epochs are kept; run the same command to resume", file=sys.stderr)
+        return 130
+    finally:
+        restore_signals()
+        stop_children(keep=already_running)
     return 0
 
 

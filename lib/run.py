@@ -17,10 +17,8 @@ import json
 import math
 import os
 import shutil
-import signal
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -120,6 +118,7 @@ from lib.experiments import (  # noqa: E402
     identity_differences,
     results_dir,
 )
+from lib.processes import Interrupt, descendants, stop_children  # noqa: E402
 
 
 class IPCKernelManager(AsyncKernelManager):
@@ -415,53 +414,6 @@ def parse_parameters(pairs, chapters):
     return parameters
 
 
-def _descendants():
-    return psutil.Process().children(recursive=True)
-
-
-def stop_children(keep=(), grace=0.0):
-    """End every process this runner started (kernels, their worker pools, resource trackers).
-
-    Processes in ``keep`` (pids that existed before the runner started, e.g. a caller's own
-    worker pool when ``main`` is called from Python) are left alone; the others get ``grace``
-    seconds to finish shutting down by themselves before they are terminated.
-    """
-    children = [p for p in _descendants() if p.pid not in keep]
-    _, children = psutil.wait_procs(children, timeout=grace) if grace else ([], children)
-    for child in children:
-        child.terminate()
-    _, alive = psutil.wait_procs(children, timeout=5)
-    for child in alive:
-        child.kill()
-
-
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # Ctrl-C, kill, a closed terminal
-
-
-class _Interrupt:
-    """The SIGINT / SIGTERM / SIGHUP handler: end the chapter's processes at once, then stop
-    (exit 130).
-
-    The kernel's processes are ended in the handler itself, so the chapter stops even where a
-    library on the way swallows the KeyboardInterrupt; ``signal`` remembers that it came.
-    """
-
-    def __init__(self, keep):
-        self.keep, self.signal = keep, None
-
-    def __call__(self, signum, frame):
-        self.signal = signal.Signals(signum).name
-        stop_children(self.keep)
-        raise KeyboardInterrupt(self.signal)
-
-    def install(self):
-        """Handle the stop signals (main thread only); return a function restoring the old ones."""
-        if threading.current_thread() is not threading.main_thread():
-            return lambda: None
-        old = {s: signal.signal(s, self) for s in STOP_SIGNALS}
-        return lambda: [signal.signal(s, h) for s, h in old.items()]
-
-
 def _hours(h):
     return "?" if h is None else f"{h:.3g}" if h >= 0.01 else "<0.01" if h > 0 else "0"
 
@@ -613,8 +565,8 @@ def main(argv=None):
         scheduler = _scheduler(args)
     except UsageError as err:
         parser.error(str(err))  # exit status 2
-    already_running = {p.pid for p in _descendants()}  # the caller's, when called from Python
-    interrupt = _Interrupt(already_running)
+    already_running = {p.pid for p in descendants()}  # the caller's, when called from Python
+    interrupt = Interrupt(already_running)
     restore_signals = interrupt.install()
     outer_scheduler = os.environ.get(SCHEDULER_ENV)
     if scheduler is not None:  # chapter kernels inherit it; their sweeps read it

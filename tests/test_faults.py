@@ -20,7 +20,7 @@ import numpy as np
 import psutil
 import pytest
 
-from lib import experiments, lab, profiles, run, summary
+from lib import experiments, lab, processes, profiles, run, summary
 from lib.experiments import Record, sweep
 from tests.test_book_stamps import CONFIG, TOC  # the same one-page book
 from tests.test_run_integrity import _descendants_when_loky_runs
@@ -191,7 +191,7 @@ def test_no_two_sweeps_of_a_chapter_share_a_stored_name(results_tmp):
 
 # ------------------------------------------------------------------ 4. SIGHUP stops everything
 def test_the_runner_handles_sighup_like_sigterm():
-    interrupt = run._Interrupt(keep=set())
+    interrupt = processes.Interrupt(keep=set())
     restore = interrupt.install()
     try:
         assert all(signal.getsignal(s) is interrupt for s in (signal.SIGHUP, signal.SIGTERM))
