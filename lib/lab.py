@@ -13,9 +13,10 @@ import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from lib.processes import STOP_SIGNALS
+from lib.profiles import ROOT
+
 CONFIG = ROOT / "jupyter"
 
 
@@ -43,8 +44,6 @@ What this launcher adds to `jupyter lab`:
 
 Any `jupyter lab` option works as well, e.g. --no-browser --port=8899; see `jupyter lab --help`.
 """
-
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def lab_command(args) -> list:

@@ -8,6 +8,7 @@ import psutil
 
 
 def descendants():
+    """Every process below this one (children, grandchildren, ...), as psutil processes."""
     return psutil.Process().children(recursive=True)
 
 

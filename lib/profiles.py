@@ -1,7 +1,7 @@
 """Profiles (the experiment sizes), the chapters of ``_toc.yml`` and their budgets.
 
 A light module (no numpy, no torch), so the command line can answer ``--help`` and usage errors
-at once (``lib.run``); ``lib.experiments`` re-exports everything here.
+at once (``lib.run``). This is their one home: import them from here.
 """
 
 import math
