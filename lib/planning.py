@@ -9,12 +9,18 @@ runs. Each experiment has a cost model, ``cost(config)``, one of
   minibatch updates of a torch run;
 * ``("work", units)``: a size the run's cost grows with (say composites x epochs).
 
-CPU seconds come, in this order, from the sweep's own stored runs (every stored run records
-its CPU seconds; the largest third of them, scaled by units: cost is taken as proportional to
-its units), from the committed ``results/calibration/runs.json`` (``python -m lib.planning
---calibrate`` writes it from stored runs), and for the torch models from the training
-calibration (``lib.costs``, written by ``benchmarks/training.py``), which is also the only
-basis for GPU-hours. Nothing here runs an experiment; a plan of every chapter takes seconds.
+CPU seconds of a run come from the committed cost model of its run function,
+``results/calibration/runs.json`` (``python -m lib.planning --calibrate`` fits it once from
+timed stored runs of every size), and for the torch models it lacks from the training
+calibration (``lib.costs``, written by ``benchmarks/training.py``), which is also the only basis
+for GPU-hours. Only a run function that neither knows is priced from its own stored runs.
+
+A chapter's wall time is its inline work (everything but its sweeps: data, estimators, figures,
+the kernel's start) plus its sweeps spread over the workers. The inline seconds are measured by
+``benchmarks/book.py``, which runs each chapter twice, from scratch and again with every run
+stored, and commits both in ``results/calibration/chapters.json``; the from-scratch seconds are
+what ``chapter_seconds`` is checked against. Nothing here runs an experiment; a plan of every
+chapter takes seconds.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from lib.experiments import Experiment, _run_paths, _stale, results_dir, run_cod
 from lib.profiles import ROOT, toc_chapters
 
 RUN_CALIBRATION = ROOT / "results" / "calibration" / "runs.json"
+CHAPTER_CALIBRATION = ROOT / "results" / "calibration" / "chapters.json"
 
 
 def chapter_plan(chapter: str, profile: str, seed: int = 0, data_dir=None) -> dict | None:
@@ -138,17 +145,21 @@ def cost_line(rates) -> tuple[float, float, str]:
     return 0.0, statistics.median(s / u for u, s in top), "proportional"
 
 
+def _run_calibration() -> dict:
+    return json.loads(RUN_CALIBRATION.read_text()) if RUN_CALIBRATION.exists() else {}
+
+
 def seconds_per_unit(exp: Experiment) -> tuple[tuple | None, str]:
     """(fixed seconds, CPU seconds per unit) of ``exp``'s runs and where they come from: the
-    stored runs of its function (``cost_line``), else the committed run calibration."""
+    committed run calibration (``results/calibration/runs.json``, one cost line per run function),
+    else, for a run function it does not know, the stored runs of that function (``cost_line``)."""
+    entry = _run_calibration().get(_qualname(exp.fn))
+    if entry:
+        return (entry.get("fixed_seconds", 0.0), entry["seconds_per_unit"]), "runs.json"
     rates = measured_rates(exp)
     if rates:
         fixed, rate, how = cost_line(rates)
         return (fixed, rate), f"{len(rates)} stored runs, {how}"
-    table = json.loads(RUN_CALIBRATION.read_text()) if RUN_CALIBRATION.exists() else {}
-    entry = table.get(_qualname(exp.fn))
-    if entry:
-        return (entry.get("fixed_seconds", 0.0), entry["seconds_per_unit"]), "runs.json"
     return None, "not measured"
 
 
@@ -199,15 +210,45 @@ def plan_rows(experiments: dict, profile: str, calibration=None) -> list[dict]:
     return rows
 
 
-def inline_note(chapter: str, profile: str) -> str:
-    """What a chapter without sweeps cost when its record was last made (its inline work)."""
-    for prof in dict.fromkeys([profile, "book", "smoke"]):
-        path = results_dir(prof) / f"{chapter}.json"
-        if path.exists():
-            secs = json.loads(path.read_text()).get("info", {}).get("wall_seconds")
-            if secs is not None:
-                return f"no sweeps; the whole chapter took {secs:.0f} s at {prof}"
-    return "no sweeps; not measured"
+def sweep_wall_seconds(run_seconds_list, jobs: int) -> float:
+    """Wall seconds of a sweep whose runs take ``run_seconds_list`` CPU-seconds each, on ``jobs``
+    worker processes of one thread: the work shared out, but never less than its longest run."""
+    if not run_seconds_list:
+        return 0.0
+    workers = max(1, min(jobs, len(run_seconds_list)))
+    return max(sum(run_seconds_list) / workers, max(run_seconds_list))
+
+
+def measured_chapters(path: Path = CHAPTER_CALIBRATION) -> dict:
+    """``{profile: {chapter: {"scratch_seconds", "inline_seconds", "jobs", ...}}}`` measured by
+    ``benchmarks/book.py`` (empty when it has not been run)."""
+    return json.loads(path.read_text()).get("profiles", {}) if path.exists() else {}
+
+
+def chapter_seconds(chapter: str, profile: str, jobs: int, from_scratch: bool = True, measured=None):
+    """Estimated wall seconds of one chapter at ``profile`` on ``jobs`` cores, and the basis.
+
+    Inline work (measured once per profile, ``measured_chapters``) plus each sweep's runs
+    (``run_seconds`` from the run cost model) over the workers (``sweep_wall_seconds``);
+    ``from_scratch=False`` prices only the runs not yet stored. None where either part has not
+    been measured.
+    """
+    entry = (measured if measured is not None else measured_chapters()).get(profile, {}).get(chapter)
+    if entry is None:
+        return None, f"inline work not measured at {profile}"
+    total = entry["inline_seconds"]
+    for exp in (chapter_plan(chapter, profile) or {}).values():
+        todo = exp.configs if from_scratch else exp.configs[stored_runs(exp, profile) :]
+        if not todo:
+            continue
+        if exp.cost is None:
+            return None, f"{exp.name} has no cost model"
+        line = seconds_per_unit(exp)
+        secs = [run_seconds(exp, c, "cpu", None, line)[0] for c in todo]
+        if None in secs:
+            return None, f"{exp.name} not measured"
+        total += sweep_wall_seconds(secs, jobs)
+    return total, "inline measured + runs.json"
 
 
 def calibrate(path: Path = RUN_CALIBRATION) -> dict:
@@ -225,13 +266,60 @@ def calibrate(path: Path = RUN_CALIBRATION) -> dict:
     return table
 
 
+def _chapter_cost(fn):
+    """The cost model a chapter sweep gives run function ``fn`` (the evidence reuses it)."""
+    for experiments in plans("smoke").values():
+        for exp in (experiments or {}).values():
+            if _qualname(exp.fn) == _qualname(fn) and exp.cost is not None:
+                return exp.cost
+    return None
+
+
+def evidence_seconds(name: str) -> tuple[float | None, str]:
+    """Estimated CPU seconds of every run of evidence experiment ``name`` at its thesis sizes
+    (``lib.evidence.SIZES``), from the same cost model as the chapters' sweeps, and the basis."""
+    from lib.evidence import SIZES
+
+    spec = EVIDENCE[name]
+    cost = _chapter_cost(spec.fn)
+    if cost is None:
+        return None, "no chapter sweep prices its run function"
+    sizes = SIZES[name]
+    exp = Experiment(f"evidence-{name}", spec.fn, spec.configs(sizes, None, 0, sizes["runs"]), cost)
+    line = seconds_per_unit(exp)
+    priced = [run_seconds(exp, c, "cpu", None, line) for c in exp.configs]
+    secs = [s for s, _ in priced]
+    return (None if None in secs else float(sum(secs))), priced[0][1]
+
+
+def print_evidence_plan(records) -> None:
+    """Per evidence record: the planned CPU-hours of its runs against the CPU-hours they took."""
+    print(f"{'evidence record':28s} {'runs':>5s} {'plan CPU-h':>11s} {'measured':>9s} {'ratio':>6s}  basis")
+    for record_name, record in sorted(records.items()):
+        plan, basis = evidence_seconds(record["name"])
+        took = record["info"]["seconds"]["cpu_runs"]
+        ratio = f"{plan / took:.2f}" if plan and took else "-"
+        shown = "?" if plan is None else f"{plan / 3600:.2f}"
+        runs = record["info"]["runs"]
+        print(f"{record_name:28s} {runs:5d} {shown:>11s} {took / 3600:9.2f} {ratio:>6s}  {basis}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lib.planning", description=__doc__.split("\n")[0])
     parser.add_argument("--calibrate", action="store_true", help=f"write {RUN_CALIBRATION}")
+    parser.add_argument(
+        "--evidence",
+        action="store_true",
+        help="plan of each committed evidence record against its measured time",
+    )
     args = parser.parse_args(argv)
     if args.calibrate:
         table = calibrate()
         print(f"{len(table)} sweeps measured -> {RUN_CALIBRATION}")
+    if args.evidence:
+        from lib.evidence import load_evidence
+
+        print_evidence_plan(load_evidence())
     return 0
 
 

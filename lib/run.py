@@ -132,6 +132,30 @@ class IPCKernelManager(AsyncKernelManager):
         return str(Path(tempfile.mkdtemp(prefix="book-kernel-")) / "kernel")
 
 
+class _Lines:
+    """A stream for tqdm that writes each update as its own line (no carriage returns), so a log
+    file or a CI console shows progress as lines."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text):
+        text = text.replace("\r", "").strip()
+        if text:
+            self.stream.write(text + "\n")
+
+    def flush(self):
+        self.stream.flush()
+
+
+def _progress(chapter):
+    """papermill's cell progress bar for ``chapter``: a live bar on a terminal, else one line
+    every 30 s (a chapter at the book profile runs for minutes with no other output)."""
+    if sys.stderr.isatty():
+        return {"desc": chapter, "leave": False}
+    return {"desc": chapter, "file": _Lines(sys.stderr), "mininterval": 30, "ascii": True, "ncols": 90}
+
+
 def execute(name, profile, parameters):
     """Execute one chapter with papermill (kernel over IPC); return the executed notebook's path."""
     notebook = jupytext.read(chapter_path(name))
@@ -144,7 +168,7 @@ def execute(name, profile, parameters):
         parameters={"profile": profile, **parameters},
         cwd=str(BOOK),
         kernel_name="python3",
-        progress_bar=False,
+        progress_bar=_progress(Path(name).stem),
         log_output=False,
         kernel_manager_class=IPCKernelManager,
     )
@@ -418,23 +442,32 @@ def _hours(h):
     return "?" if h is None else f"{h:.3g}" if h >= 0.01 else "<0.01" if h > 0 else "0"
 
 
+def _wall(seconds):
+    return "?" if seconds is None else f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+
+
 def print_plan(chapters, profile, parameters):
     """``--plan``: each chapter's experiments, runs, stored runs and estimated hours; runs nothing.
 
-    CPU-hours are single-thread CPU time (a sweep runs one process per core); GPU-hours appear
-    where the training calibration has CUDA measurements. "?" marks a cost nobody has measured.
+    CPU-hours are single-thread CPU time of the runs not yet stored (a sweep runs one process
+    per core); GPU-hours appear where the training calibration has CUDA measurements. Each
+    chapter's line gives its estimated wall time on this machine's cores, from scratch and with
+    the stored runs reused (``lib.planning.chapter_seconds``). "?" marks a cost nobody has measured.
     """
     seed, data_dir = parameters.get("seed", 0), parameters.get("data_dir")
-    print(f"plan for profile {profile!r} (nothing runs; hours are for the runs not yet stored)\n")
+    jobs = os.cpu_count() or 1
+    print(f"plan for profile {profile!r} on {jobs} cores (nothing runs; hours: runs not yet stored)\n")
     print(f"{'chapter / experiment':44s} {'runs':>6s} {'stored':>6s} {'CPU-h':>8s} {'GPU-h':>8s}  basis")
-    totals = {"runs": 0, "stored": 0, "cpu": 0.0, "cuda": 0.0, "unknown": 0}
+    totals = {"runs": 0, "stored": 0, "cpu": 0.0, "cuda": 0.0, "unknown": 0, "scratch": 0.0, "now": 0.0}
     for name in chapters:
+        scratch, basis = planning.chapter_seconds(name, profile, jobs)
+        now, _ = planning.chapter_seconds(name, profile, jobs, from_scratch=False)
+        for key, value in (("scratch", scratch), ("now", now)):
+            totals[key] = None if value is None or totals[key] is None else totals[key] + value
+        wall = f"wall {_wall(scratch)} from scratch, {_wall(now)} now" if scratch is not None else basis
         experiments = planning.chapter_plan(name, profile, seed=seed, data_dir=data_dir)
-        if experiments is None:
-            print(f"{name:44s} {'-':>6s} {'-':>6s} {'':>8s} {'':>8s}  {planning.inline_note(name, profile)}")
-            continue
-        print(name)
-        for row in planning.plan_rows(experiments, profile):
+        print(f"{name:44s} {'-' if experiments is None else '':>6s} {'':>6s} {'':>8s} {'':>8s}  {wall}")
+        for row in planning.plan_rows(experiments or {}, profile):
             print(
                 f"  {row['experiment']:42s} {row['runs']:6d} {row['stored']:6d} "
                 f"{_hours(row['cpu_hours']):>8s} {_hours(row['cuda_hours']):>8s}  {row['basis']}"
@@ -448,7 +481,8 @@ def print_plan(chapters, profile, parameters):
     print(
         f"\n{'total':44s} {totals['runs']:6d} {totals['stored']:6d} {_hours(totals['cpu']):>8s} "
         f"{_hours(totals['cuda']):>8s}  "
-        + (f"{totals['unknown']} experiments not measured (?)" if totals["unknown"] else "")
+        f"wall {_wall(totals['scratch'])} from scratch, {_wall(totals['now'])} now"
+        + (f"; {totals['unknown']} experiments not measured (?)" if totals["unknown"] else "")
     )
     print("CPU-hours / cores = wall hours on one machine; / workers' cores on a Dask cluster.")
 

@@ -55,3 +55,58 @@ def test_plan_covers_every_chapter_and_runs_nothing(capsys, results_tmp):
         assert chapter in out
     assert "ch08_simple_2" in out and "total" in out
     assert not (results_tmp / "thesis").exists() or not any((results_tmp / "thesis").rglob("*.json"))
+
+
+def test_a_sweep_is_shared_over_workers_but_never_shorter_than_its_longest_run():
+    assert planning.sweep_wall_seconds([], 4) == 0.0
+    assert planning.sweep_wall_seconds([10.0, 10.0, 10.0, 10.0], 2) == pytest.approx(20.0)
+    assert planning.sweep_wall_seconds([100.0, 1.0, 1.0], 2) == pytest.approx(100.0)
+    assert planning.sweep_wall_seconds([6.0, 6.0], 8) == pytest.approx(6.0)  # 2 runs use 2 of 8 cores
+
+
+def test_chapter_seconds_adds_the_measured_inline_work_to_its_sweeps():
+    measured = {"smoke": {"ch02_energy_models": {"inline_seconds": 12.0, "scratch_seconds": 12.0}}}
+    secs, basis = planning.chapter_seconds("ch02_energy_models", "smoke", 2, measured=measured)
+    assert planning.chapter_plan("ch02_energy_models", "smoke") is None  # no sweeps: inline only
+    assert secs == pytest.approx(12.0) and "inline measured" in basis
+    secs, basis = planning.chapter_seconds("ch02_energy_models", "book", 2, measured=measured)
+    assert secs is None and "not measured at book" in basis
+
+
+def test_the_plan_is_within_one_and_a_half_times_the_measured_chapter(profile="smoke"):
+    """The committed cost model against the committed benchmarks/book.py seconds, every chapter
+    measured at ``profile`` (issue bar: a factor of 1.5 either way)."""
+    measured = planning.measured_chapters()
+    if profile not in measured:
+        pytest.fail(f"benchmarks/book.py --profile {profile} --write has not been committed")
+    for chapter, entry in measured[profile].items():
+        jobs = entry["jobs"]
+        secs, basis = planning.chapter_seconds(chapter, profile, jobs, measured=measured)
+        assert secs is not None, f"{chapter}: {basis}"
+        ratio = secs / entry["scratch_seconds"]
+        assert 1 / 1.5 <= ratio <= 1.5, (
+            f"{chapter} at {profile}: plan {secs:.0f} s, measured {entry['scratch_seconds']:.0f} s"
+        )
+
+
+def test_progress_for_a_log_is_one_line_per_update():
+    import io
+
+    out = io.StringIO()
+    lines = run._Lines(out)
+    lines.write("\rch01: 10%|#   | 3/31\r")
+    lines.write("\r")
+    lines.write("ch01: 100%|####| 31/31")
+    assert out.getvalue() == "ch01: 10%|#   | 3/31\nch01: 100%|####| 31/31\n"
+
+
+def test_each_evidence_record_took_within_one_and_a_half_times_its_plan():
+    from lib.evidence import load_evidence
+
+    records = load_evidence()
+    assert len(records) >= 7
+    for name, record in records.items():
+        plan, basis = planning.evidence_seconds(record["name"])
+        took = record["info"]["seconds"]["cpu_runs"]
+        assert plan is not None, f"{name}: {basis}"
+        assert 1 / 1.5 <= plan / took <= 1.5, f"{name}: plan {plan:.0f} CPU-s, took {took:.0f}"
