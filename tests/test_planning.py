@@ -101,9 +101,8 @@ def test_progress_for_a_log_is_one_line_per_update():
 
 
 def test_each_evidence_record_took_within_one_and_a_half_times_its_plan():
-    from lib.evidence import load_evidence
-
-    records = load_evidence()
+    folder = planning.ROOT / "results" / "evidence"  # the committed records
+    records = {p.stem: json.loads(p.read_text()) for p in folder.glob("*.json")}
     assert len(records) >= 7
     for name, record in records.items():
         plan, basis = planning.evidence_seconds(record["name"])
