@@ -91,37 +91,40 @@ VERDICT_STYLE = {
 }
 
 
-def claims_figure(claims, width=9.0):
-    """Every claim as one row grouped by method, its verdict shown by colour and symbol.
+def claims_figure(claims, width=7.0):
+    """How many claims of each chapter got each verdict, at this profile and at the thesis's scale.
 
-    ``claims`` are registry entries (``lib.claims``); each row is labelled with the claim id and
-    the thesis's statement. Columns: the verdict at this profile and, where a claim carries an
-    ``evidence_verdict`` (the thesis-scale evidence), that verdict too.
+    ``claims`` are registry entries (``lib.claims``, with ``chapter_title`` as
+    ``lib.summary.all_claims`` gives them), in chapter order. One horizontal bar per chapter for
+    the verdicts at this profile, and one more where its claims have an ``evidence_verdict`` (the
+    thesis-scale evidence), split by verdict with the counts written in; the claim-by-claim
+    detail is in the tables.
     """
-    claims = sorted(claims, key=lambda c: c["method"])
-    fig, ax = plt.subplots(figsize=(width, 0.32 * len(claims) + 1.2))
-    columns = ["this profile", "thesis scale"]
-    for row, claim in enumerate(claims):
-        for col, verdict in enumerate((claim["verdict"], claim.get("evidence_verdict"))):
-            if verdict:
-                marker, color, _ = VERDICT_STYLE[verdict]
-                ax.scatter(col, row, marker=marker, s=90, color=color, zorder=3)
-    labels = [f"{c['method']} · {c['id']}: {c['thesis'][:60]}" for c in claims]
-    ax.set(
-        yticks=range(len(claims)),
-        xticks=range(len(columns)),
-        xlim=(-0.6, 1.6),
-        ylim=(len(claims) - 0.5, -0.5),
-    )
-    ax.set_yticklabels(labels, fontsize=8)
-    ax.set_xticklabels(columns)
-    ax.xaxis.tick_top()
-    ax.grid(axis="y", color="0.9")
-    handles = [
-        plt.Line2D([], [], marker=m, color=c, ls="", label=lab) for m, c, lab in VERDICT_STYLE.values()
-    ]
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0), ncol=4, fontsize=8, frameon=False)
-    fig.tight_layout()
+    groups = list(dict.fromkeys(c.get("chapter_title", c["method"]) for c in claims))
+    bars = []  # (label, {verdict: count})
+    for group in groups:
+        mine = [c for c in claims if c.get("chapter_title", c["method"]) == group]
+        short = group.split(" — ")[0].replace("Chapter ", "").replace(":", ".", 1)
+        for label, key in ((short, "verdict"), ("at the thesis's sizes", "evidence_verdict")):
+            counts = {v: sum(c.get(key) == v for c in mine) for v in VERDICT_STYLE}
+            if sum(counts.values()):
+                bars.append((label, counts))
+    fig, ax = plt.subplots(figsize=(width, 0.42 * len(bars) + 1.3))
+    for row, (_, counts) in enumerate(bars):
+        left = 0
+        for verdict, (_, color, _) in VERDICT_STYLE.items():
+            n = counts[verdict]
+            if n:
+                ax.barh(row, n, left=left, color=color, edgecolor="white", height=0.7)
+                ax.text(left + n / 2, row, str(n), ha="center", va="center", color="white", fontsize=10)
+                left += n
+    ax.set_yticks(range(len(bars)), [label for label, _ in bars], fontsize=10)
+    ax.set_ylim(len(bars) - 0.5, -0.5)
+    ax.set_xlabel("claims", fontsize=10)
+    ax.spines[["top", "right"]].set_visible(False)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c, label=lab) for _, c, lab in VERDICT_STYLE.values()]
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=10, frameon=False)
     return fig
 
 

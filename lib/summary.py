@@ -5,6 +5,7 @@ claim a chapter stated, with its computed verdict, grouped by method.
 """
 
 import json
+import re
 from collections import defaultdict
 
 from lib.claims import VERDICTS
@@ -62,6 +63,29 @@ def claims_rows(records):
             ours = record["metrics"].get(name, "not recorded")
             rows.append((chapter, name, _fmt(ours), _fmt(thesis)))
     return rows
+
+
+# Words of the metric names (``lib.records``' snake_case keys) as a reader would write them.
+METRIC_WORDS = {
+    "mi": "MI", "1nat": "1 nat", "abs": "absolute", "adam": "Adam", "additive10": "Additive 10-unit",
+    "additive": "Additive", "cd": "CD", "code10": "10-unit code", "code2": "2-unit code",
+    "corr": "correlation", "d200": "200 sources", "d50": "50 sources", "fig3": "Fig. 3", "fig5": "Fig. 5",
+    "gmmn": "GMMN", "grbm": "GRBM", "init": "initialised", "interp": "interpolation", "l1": "L1",
+    "logfreq": "log-frequency", "logp": "log p", "lr": "learning rate", "max": "maximum",
+    "meannn": "MeanNN", "min": "minimum", "mmd2": "MMD²", "mnist": "MNIST", "mse": "MSE",
+    "n": "number of", "occlusive": "Occlusive", "p": "p", "pc1": "PC1", "pc2": "PC2",
+    "pred": "predictor", "pred5": "5 predictor steps", "r2": "R²", "recon": "reconstruction",
+    "relu": "ReLU", "rmsprop": "RMSprop", "rot345": "rotated 3/4/5", "sgd": "SGD", "simple": "Simple",
+    "simple10": "Simple 10-unit", "simple2": "Simple 2-unit", "slowenc": "slow encoder",
+    "std": "standardised", "stage1": "stage 1", "stage3": "stage 3", "step2": "step 2",
+    "table3": "Table 3", "torch": "torch", "upright012": "upright 0/1/2", "xcov": "XCov", "za": "z_a",
+}  # fmt: skip
+
+
+def metric_label(name: str) -> str:
+    """A metric's key in words: ``"d200_final_mi_mean"`` -> ``"200 sources final MI mean"``."""
+    words = " ".join(METRIC_WORDS.get(w, w) for w in name.split("_"))
+    return re.sub(r"(Fig\.|Table) (\d+) (\d+)", r"\1 \2.\3", words)  # fig3_5 -> Fig. 3.5
 
 
 def markdown_table(header, rows):

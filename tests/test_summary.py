@@ -49,3 +49,11 @@ def test_conclusion_is_generated_from_claims():
     assert "✗ does not agree" in tables[4] and "✓ agrees" in tables[5]
     summary = verdict_summary_markdown(records)
     assert summary == "- **PPICA** (2 claims) - agrees: 6.5-ppica-200; does not agree: 6.4-ppica-50"
+
+
+def test_metric_names_read_as_words():
+    from lib.summary import metric_label
+
+    assert metric_label("d200_final_mi_mean") == "200 sources final MI mean"
+    assert metric_label("fig3_5_gradient_share_pc1_pc2") == "Fig. 3.5 gradient share PC1 PC2"
+    assert metric_label("unknown_words_stay") == "unknown words stay"
