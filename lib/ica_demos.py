@@ -115,8 +115,10 @@ def ppica_example_figure(model, share, x, n_show, seed, rows=10):
     groups = [np.flatnonzero(model.membership_), np.flatnonzero(~model.membership_)]
     shown = [g if len(g) <= n_show else np.sort(pick_rng.choice(g, n_show, replace=False)) for g in groups]
     recon = [x[:rows]] + [model.reconstruct(c)[:rows].reshape(-1, 28, 28) for c in ("a", "b", "both")]
-    fig = plt.figure(figsize=(13, 5.2))
-    grid = fig.add_gridspec(2, 2, width_ratios=[2.3, 1])
+    shape = [(-(-max(1, len(i)) // min(15, max(1, len(i)))), min(15, max(1, len(i)))) for i in shown]
+    heights = [7.3 * r / c + 0.45 for r, c in shape + [(4, rows)]]  # each tile grid at full width
+    fig = plt.figure(figsize=(7.5, sum(heights)))
+    grid = fig.add_gridspec(3, 1, height_ratios=heights)
     for k, (idx, label) in enumerate(zip(shown, ["A", "B"])):
         ax = fig.add_subplot(grid[k, 0])
         lim = np.abs(cols[idx]).max() if len(idx) else 1
@@ -125,12 +127,12 @@ def ppica_example_figure(model, share, x, n_show, seed, rows=10):
             tile(cols[idx], min(15, max(1, len(idx))), pad_value=0.0), cmap="RdBu_r", vmin=-lim, vmax=lim
         )
         title = f"({'ab'[k]}) cause {label}: {len(groups[k])} components, {n_up} upright by the truth rule"
-        ax.set(
-            xticks=[], yticks=[], title=title + (f" ({len(idx)} shown)" if len(idx) < len(groups[k]) else "")
-        )
-    ax = fig.add_subplot(grid[:, 1])
-    stack = np.stack(recon, 1).reshape(-1, 28, 28)
-    image_grid(ax, stack, 4, vmin=0, vmax=2, title="(c) input | A only | B only | all")
+        ax.set(xticks=[], yticks=[])
+        ax.set_title(title + (f" ({len(idx)} shown)" if len(idx) < len(groups[k]) else ""), fontsize=10)
+    ax = fig.add_subplot(grid[2, 0])
+    stack = np.stack(recon, 0).reshape(-1, 28, 28)  # one row per kind, one column per input
+    image_grid(ax, stack, rows, vmin=0, vmax=2)
+    ax.set_title("(c) rows: input, A only, B only, all components", fontsize=10)
     fig.tight_layout()
     return fig
 

@@ -69,9 +69,12 @@ def curves(ax, runs, x=None, label=None, color="C0", ylabel=None, xlabel="epoch"
 
 
 def mi_with_truth(mi_runs, truth_runs, truth_label="ground-truth score", x=None, title=None):
-    """Three panels: MI curves, the same runs' ground-truth score, and final MI vs final score."""
+    """Three panels: MI curves and the same runs' ground-truth score (top), and final MI against
+    final score (bottom), at the column's width (7.5 in) so that 10-pt text stays legible."""
     mi_runs, truth_runs = np.asarray(mi_runs, float), np.asarray(truth_runs, float)
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
+    fig = plt.figure(figsize=(7.5, 6.2))
+    grid = fig.add_gridspec(2, 2)
+    axes = [fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1]), fig.add_subplot(grid[1, :])]
     curves(axes[0], mi_runs, x=x, ylabel="KSG MI (nats)")
     curves(axes[1], truth_runs, x=x, color="C2", ylabel=truth_label)
     axes[2].scatter(mi_runs[:, -1], truth_runs[:, -1], color="C3")
@@ -271,7 +274,7 @@ def variants_figure(cmp_runs, names, width=7.5):
     tags = list(cmp_runs)
     colors = [f"C{i}" for i in range(len(tags))]
     labels = [textwrap.fill(names[t], 34) for t in tags]
-    fig, axes = plt.subplots(3, 1, figsize=(width, 3.0 + 1.3 * len(tags)), height_ratios=[1.2, 1, 1])
+    fig, axes = plt.subplots(3, 1, figsize=(width, 2.0 + 1.2 * len(tags)), height_ratios=[0.7, 1, 1])
     for tag, color in zip(tags, colors):
         runs = cmp_runs[tag]
         axes[0].plot(runs[0]["epoch"], np.nanmean([r["mi"] for r in runs], 0), color=color, lw=1.8)
