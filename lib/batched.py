@@ -56,23 +56,24 @@ from torch import nn
 from torch.func import functional_call, stack_module_state
 
 from lib.autoencoders import ASAE, asae_loss
-from lib.checkpoints import as_checkpoint, rng_states, set_rng_states
+from lib.checkpoints import rng_states, set_rng_states
 from lib.ddn import (
-    DDN,
     DDNConfig,
     DDNTrainer,
-    alpha_schedule,
-    encoding_losses,
+    StagedTrainer,
+    as_rows,
     make_optimizer,
-    reconstruction_losses,
-    sq_err,
+    predictor_step_loss,
+    seeded_model,
+    stage1_loss,
+    stage2_loss,
+    stage3_alpha,
+    stage3_loss,
+    stage_sigma,
 )
 from lib.nets import device as choose_device
 from lib.nets import make_optimiser
-from lib.training import (
-    TrainConfig,
-    fit_epochs,
-)
+from lib.training import TrainConfig, fit_epochs, take_step
 
 
 # ----------------------------------------------------------------------------- stacking
@@ -256,121 +257,66 @@ def train_batched(
     st = Stacked(models)
     kw = {} if config.optimiser_eps is None else {"eps": config.optimiser_eps}
     opt = make_optimiser(list(st.params.values()), config.optimiser, config.lr, **kw)
-    ckpt = as_checkpoint(checkpoint)
-    saved = ckpt.load() if ckpt else None
-    if saved is not None:
+
+    def batches(epoch):  # as lib.training.train's, one shuffle per seed
+        order = torch.stack([torch.randperm(len(x), generator=g, device=x.device) for g in gens])
+        for start in range(0, len(x), config.batch_size):
+            yield x[order[:, start : start + config.batch_size]]  # [K, B, D]
+
+    def step(target, epoch):
+        inp = target
+        if config.noise_std:
+            noise = torch.stack([torch.randn(target.shape[1:], generator=g, device=x.device) for g in gens])
+            inp = target + config.noise_std * noise
+        losses = st.call(
+            lambda m, i, t: _asae_step_loss(
+                m, i, t, config.l1_weight, config.l1_activation, config.loss_reduce
+            ),
+            inp,
+            target,
+        )
+        take_step(losses, opt)
+
+    def save():
+        return {"stacked": st.state(), "opt": opt.state_dict(), "rng": rng_states(*gens)}
+
+    def load(saved):
         st.load_state(saved["stacked"])
         opt.load_state_dict(saved["opt"])
         set_rng_states(saved["rng"], *gens)
-        histories, done = saved["history"], saved["epoch"]
-    else:
-        histories = [[on_epoch(m)] for m in st.unstack()] if on_epoch else [[] for _ in models]
-        done = 0
+
+    hook = (lambda: [on_epoch(m) for m in st.unstack()]) if on_epoch else None
     st.training = True
-    n = len(x)
-    for epoch in range(done, config.epochs):
-        order = torch.stack([torch.randperm(n, generator=g, device=x.device) for g in gens])
-        for start in range(0, n, config.batch_size):
-            target = x[order[:, start : start + config.batch_size]]  # [K, B, D]
-            inp = target
-            if config.noise_std:
-                noise = torch.stack(
-                    [torch.randn(target.shape[1:], generator=g, device=x.device) for g in gens]
-                )
-                inp = target + config.noise_std * noise
-            losses = st.call(
-                lambda m, i, t: _asae_step_loss(
-                    m, i, t, config.l1_weight, config.l1_activation, config.loss_reduce
-                ),
-                inp,
-                target,
-            )
-            opt.zero_grad(set_to_none=True)
-            losses.sum().backward()
-            opt.step()
-        if on_epoch:
-            for h, m in zip(histories, st.unstack()):
-                h.append(on_epoch(m))
-        if ckpt:
-            ckpt.save(
-                {
-                    "stacked": st.state(),
-                    "opt": opt.state_dict(),
-                    "rng": rng_states(*gens),
-                    "epoch": epoch + 1,
-                    "history": histories,
-                }
-            )
-    if ckpt:
-        ckpt.remove()
+    history = fit_epochs(
+        step, batches, config.epochs, on_start=hook, on_epoch=(lambda e, log: hook()) if hook else None,
+        state=(save, load), checkpoint=checkpoint, progress=False, desc="batched ASAE epochs",
+    )  # fmt: skip
     for m in st.unstack():
         m.train()
-    return st.models, histories
+    return st.models, ([list(h) for h in zip(*history)] if history else [[] for _ in models])
 
 
 # ----------------------------------------------------------------------------- DDN
-def _pred_losses(model, za, zb, nb, na, sigma):
-    """lib.ddn.predictive_losses with the noise given (nb for z_b, na for z_a, unit variance)."""
-    za, zb = za.detach(), zb.detach()
-    l_ba = sq_err(model.pred_ba(zb + sigma * nb), za)
-    l_ab = sq_err(model.pred_ab(za + sigma * na), zb)
-    return l_ba, l_ab
-
-
-def _extra_pred(model, xb, nb, na, sigma):
-    with torch.no_grad():
-        za, zb = model.encode(xb)
-    l_ba, l_ab = _pred_losses(model, za, zb, nb, na, sigma)
-    return l_ba + l_ab
-
-
-def _stage1(model, xb, nb, na, sigma):
-    za, zb = model.encode(xb)
-    l_ba, l_ab = _pred_losses(model, za, zb, nb, na, sigma)
-    e_a, e_b = encoding_losses(model, za, zb)
-    return l_ba + l_ab + e_a + e_b, l_ba, l_ab
-
-
-def _stage2(model, xb):
-    with torch.no_grad():
-        za, zb = model.encode(xb)
-    l_a, l_b, l_ab = reconstruction_losses(model, xb, za, zb)
-    return l_a + l_b + l_ab, l_ab
-
-
-def _stage3(model, xb, nb, na, sigma, alpha):
-    za, zb = model.encode(xb)
-    l_ba, l_ab = _pred_losses(model, za, zb, nb, na, sigma)
-    e_a, e_b = encoding_losses(model, za, zb)
-    r_a, r_b, r_ab = reconstruction_losses(model, xb, za, zb, alpha=alpha)
-    return l_ba + l_ab + e_a + e_b + r_a + r_b + r_ab, l_ba, l_ab, r_ab
-
-
-class BatchedDDNTrainer:
+class BatchedDDNTrainer(StagedTrainer):
     """K ``lib.ddn.DDNTrainer`` runs (one per seed, same data and config) as one batched model.
 
-    Mirrors DDNTrainer: ``stage1_step`` / ``stage2_step`` / ``stage3_step`` take a [K, B, D]
-    batch, ``batches()`` yields them (seed k's rows in seed k's order), ``epoch(stage, alpha)``
-    runs one pass and returns one log dict per seed. ``trainers()`` returns K ordinary
+    The losses, the stage schedule and ``fit`` are ``lib.ddn``'s (``stage1_loss``... called on
+    the stacked models through ``torch.func``; ``StagedTrainer``). ``stage1_step`` /
+    ``stage2_step`` / ``stage3_step`` take a [K, B, D] batch, ``batches()`` yields them (seed k's
+    rows in seed k's order), ``epoch(stage, alpha)`` runs one pass and returns one log dict per
+    seed. ``trainers()`` returns K ordinary
     DDNTrainers holding each seed's current weights, optimiser state and generator (for scoring
     with the existing code, or to go on separately); ``from_trainers`` stacks K of them.
     ``state()`` / ``load_state()`` are the per-epoch checkpoint, as DDNTrainer's.
     """
 
+    desc = "batched DDN epochs"
+
     def __init__(self, x, cfg: DDNConfig, seeds, device: str | None = None):
-        x = np.array(x, dtype=np.float32).reshape(len(x), -1)
-        if x.ndim != 2 or len(x) < 2:
-            raise ValueError(f"x must hold at least 2 samples, got shape {x.shape}")
-        seeds = list(seeds)
+        x, seeds, dev = as_rows(x), list(seeds), choose_device(device)
         seeds = check_seeds(seeds, len(seeds))
-        dev = choose_device(device)
-        xt = torch.from_numpy(x).to(dev)
-        models, gens = [], []
-        for s in seeds:  # as DDNTrainer.__init__: global seed, generator seed + 1, then the model
-            torch.manual_seed(s)
-            gens.append(torch.Generator(device="cpu").manual_seed(s + 1))
-            models.append(DDN(x.shape[1], cfg).to(dev))
-        self._setup(xt, cfg, dev, seeds, models, gens)
+        models, gens = zip(*(seeded_model(x.shape[1], cfg, s, dev) for s in seeds))  # as DDNTrainer
+        self._setup(torch.from_numpy(x).to(dev), cfg, dev, seeds, list(models), list(gens))
 
     @classmethod
     def from_trainers(cls, trainers: list[DDNTrainer], seeds=None) -> BatchedDDNTrainer:
@@ -439,14 +385,9 @@ class BatchedDDNTrainer:
         models = [copy.deepcopy(m) for m in self.st.unstack()]
         out = []
         for k, model in enumerate(models):
-            tr = DDNTrainer.__new__(DDNTrainer)
-            tr.device, tr.cfg, tr.x, tr.model = self.device, self.cfg, self.x, model
-            tr.gen = torch.Generator(device="cpu")
-            tr.gen.set_state(self.gens[k].get_state())
-            tr.opt_enc = make_optimizer(model.encoder_parameters(), self.cfg.lr_enc, self.cfg)
-            tr.opt_pred = make_optimizer(model.predictor_parameters(), self.cfg.lr_pred, self.cfg)
-            tr.opt_dec = make_optimizer(model.decoder_parameters(), self.cfg.lr_dec, self.cfg)
-            out.append(tr)
+            gen = torch.Generator(device="cpu")
+            gen.set_state(self.gens[k].get_state())
+            out.append(DDNTrainer.from_model(self.x, self.cfg, model, gen, self.device))
         for name, group in (
             ("opt_enc", "encoder_parameters"),
             ("opt_pred", "predictor_parameters"),
@@ -479,68 +420,51 @@ class BatchedDDNTrainer:
         ]
         return torch.stack(per_seed, dim=1).reshape((n_steps, 2, self.k) + shape)
 
-    @staticmethod
-    def _step(losses, *opts):
-        for opt in opts:
-            opt.zero_grad(set_to_none=True)
-        losses.sum().backward()
-        for opt in opts:
-            opt.step()
+    def train_mode(self) -> None:
+        self.st.training = True
 
-    # -- stage steps (each mirrors the DDNTrainer method of the same name)
-    def _sigma(self, stage: int) -> float:
-        """DDNTrainer._sigma: eq. 9.12's sigma, 0 in stage 1 under ``pred_noise="stage3"``."""
-        return 0.0 if stage == 1 and self.cfg.pred_noise == "stage3" else self.cfg.sigma
-
+    # -- stage steps (each mirrors the DDNTrainer method of the same name; the losses are lib.ddn's)
     def _extra_predictor_steps(self, xb, noise, stage: int = 1) -> None:
-        sigma = self._sigma(stage)
+        sigma = stage_sigma(self.cfg, stage)
         for s in range(self.cfg.pred_steps - 1):
-            losses = self.st.call(
-                lambda m, x_, nb, na: _extra_pred(m, x_, nb, na, sigma), xb, noise[s, 0], noise[s, 1]
+            loss = self.st.call(
+                lambda m, x_, nb, na: predictor_step_loss(m, x_, (nb, na), sigma),
+                xb,
+                noise[s, 0],
+                noise[s, 1],
             )
-            self._step(losses, self.opt_pred)
+            take_step(loss, self.opt_pred)
 
     def stage1_step(self, xb) -> dict:
         """Eq. 9.7's four updates for every seed (encoders on 9.6, predictors on 9.5/9.12)."""
         noise = self._noise(xb.shape[1], self.cfg.pred_steps)
         self._extra_predictor_steps(xb, noise, 1)
-        sigma = self._sigma(1)
+        sigma = stage_sigma(self.cfg, 1)
         total, l_ba, l_ab = self.st.call(
-            lambda m, x_, nb, na: _stage1(m, x_, nb, na, sigma), xb, noise[-1, 0], noise[-1, 1]
+            lambda m, x_, nb, na: stage1_loss(m, x_, (nb, na), sigma), xb, noise[-1, 0], noise[-1, 1]
         )
-        self._step(total, self.opt_enc, self.opt_pred)
+        take_step(total, self.opt_enc, self.opt_pred)
         return {"pred_loss_ba": l_ba.detach(), "pred_loss_ab": l_ab.detach()}
 
     def stage2_step(self, xb) -> dict:
         """Decoders on eq. 9.10 with the codes fixed, every seed."""
-        total, l_ab = self.st.call(_stage2, xb)
-        self._step(total, self.opt_dec)
+        total, l_ab = self.st.call(stage2_loss, xb)
+        take_step(total, self.opt_dec)
         return {"recon_loss": l_ab.detach()}
 
     def stage3_step(self, xb, alpha: float) -> dict:
         """End-to-end fine-tuning (eq. 9.11, 9.10, 9.12), every seed."""
         noise = self._noise(xb.shape[1], self.cfg.pred_steps)
         self._extra_predictor_steps(xb, noise, 3)
-        if self.cfg.recon_reduce == "mean":
-            alpha = alpha / xb.shape[2]
-        sigma = self._sigma(3)
+        alpha, sigma = stage3_alpha(self.cfg, alpha, xb.shape[-1]), stage_sigma(self.cfg, 3)
         total, l_ba, l_ab, r_ab = self.st.call(
-            lambda m, x_, nb, na: _stage3(m, x_, nb, na, sigma, alpha), xb, noise[-1, 0], noise[-1, 1]
+            lambda m, x_, nb, na: stage3_loss(m, x_, (nb, na), sigma, alpha), xb, noise[-1, 0], noise[-1, 1]
         )
-        self._step(total, self.opt_enc, self.opt_pred, self.opt_dec)
+        take_step(total, self.opt_enc, self.opt_pred, self.opt_dec)
         return {"pred_loss_ba": l_ba.detach(), "pred_loss_ab": l_ab.detach(), "recon_loss": r_ab.detach()}
 
-    def epoch(self, stage: int, alpha: float | None = None) -> list[dict]:
-        """One pass in stage 1, 2 or 3 for every seed; one dict of mean batch losses per seed."""
-        if stage not in (1, 2, 3):
-            raise ValueError(f"stage must be 1, 2 or 3, got {stage}")
-        self.st.training = True
-        step = {
-            1: self.stage1_step,
-            2: self.stage2_step,
-            3: lambda xb: self.stage3_step(xb, self.cfg.alpha if alpha is None else alpha),
-        }[stage]
-        return self._per_seed([step(xb) for xb in self.batches()])
+    def epoch_log(self, logs: list[dict]) -> list[dict]:
+        return self._per_seed(logs)
 
     def _per_seed(self, logs: list[dict]) -> list[dict]:
         """Batch logs of [K] losses -> one dict of mean losses per seed (``mean_logs`` per seed)."""
@@ -548,54 +472,3 @@ class BatchedDDNTrainer:
             return [{} for _ in range(self.k)]
         means = {key: torch.stack([d[key] for d in logs]).double().mean(0).cpu().numpy() for key in logs[0]}
         return [{key: float(v[k]) for key, v in means.items()} for k in range(self.k)]
-
-    def fit(self, epochs, *, on_start=None, on_epoch=None, checkpoint=None, extra_state=None, progress=None):
-        """``lib.ddn.DDNTrainer.fit`` (Algorithm 6) for every seed at once: ``epochs`` = (e1, e2,
-        e3), alpha following ``alpha_schedule`` in stage 3, through ``lib.training.fit_epochs``.
-
-        ``on_epoch(stage, e, logs)`` gets one dict of the epoch's mean losses per seed; its
-        result (and ``on_start()``'s) forms the history, as in ``DDNTrainer.fit``. ``checkpoint``
-        saves ``state()`` plus ``extra_state[0]()`` after every epoch.
-        """
-        e1, e2, e3 = (int(e) for e in epochs)
-        if min(e1, e2, e3) < 0:
-            raise ValueError(f"epochs must be >= 0, got {tuple(epochs)}")
-        logs = []
-
-        def stage_of(k):  # overall epoch k (0-based) -> (stage, epoch within the stage, from 1)
-            return (1, k + 1) if k < e1 else (2, k - e1 + 1) if k < e1 + e2 else (3, k - e1 - e2 + 1)
-
-        def batches(k):
-            self.st.training = True
-            yield from self.batches()
-
-        def step(xb, k):  # the [K] losses are kept here: fit_epochs' mean_logs is for one run
-            stage, e = stage_of(k)
-            alpha = alpha_schedule(self.cfg, e - 1, e3) if stage == 3 else None
-            logs.append(self.stage1_step(xb) if stage == 1 else self.stage2_step(xb) if stage == 2
-                        else self.stage3_step(xb, alpha))  # fmt: skip
-
-        def epoch_end(k, _):
-            per_seed = self._per_seed(logs)
-            logs.clear()
-            return on_epoch(*stage_of(k - 1), per_seed) if on_epoch else None
-
-        def save():
-            return {"trainer": self.state(), **(extra_state[0]() if extra_state else {})}
-
-        def load(saved):
-            self.load_state(saved["trainer"])
-            if extra_state:
-                extra_state[1](saved)
-
-        return fit_epochs(
-            step,
-            batches,
-            e1 + e2 + e3,
-            on_start=on_start,
-            on_epoch=epoch_end,
-            state=(save, load),
-            checkpoint=checkpoint,
-            progress=progress,
-            desc="batched DDN epochs",
-        )

@@ -50,7 +50,7 @@ from torch import nn
 from lib.checkpoints import rng_states, set_rng_states
 from lib.nets import RMSPROP_EPS, check_rmsprop_args, make_optimiser, mlp
 from lib.nets import device as choose_device
-from lib.training import fit_epochs, mean_logs
+from lib.training import fit_epochs, mean_logs, take_step
 
 CODE_NORMS = ("none", "batch")
 CODE_ACTS = ("linear", "tanh", "sigmoid")
@@ -174,15 +174,25 @@ def sq_err(y: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     return ((y - t) ** 2).sum(dim=1).mean()
 
 
-def predictive_losses(model: DDN, za, zb, sigma: float, generator=None) -> tuple[torch.Tensor, torch.Tensor]:
+def predictive_losses(
+    model: DDN, za, zb, sigma: float, noise=None, generator=None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """l^P_ba = |q_ba(z_b + eps) - z_a|^2, l^P_ab = |q_ab(z_a + eps) - z_b|^2 (eq. 9.5, 9.12).
 
-    Codes are detached: these losses train the predictors only (eq. 9.7)."""
+    ``eps = sigma x noise``: ``noise`` is the pair of unit-Gaussian draws (for z_b, for z_a),
+    drawn here from ``generator`` when not given. Codes are detached: these losses train the
+    predictors only (eq. 9.7)."""
     za, zb = za.detach(), zb.detach()
-    noise = lambda z: sigma * torch.randn(z.shape, generator=generator, device=z.device)
-    l_ba = sq_err(model.pred_ba(zb + noise(zb)), za)
-    l_ab = sq_err(model.pred_ab(za + noise(za)), zb)
+    nb, na = noise if noise is not None else unit_noise(zb, generator)
+    l_ba = sq_err(model.pred_ba(zb + sigma * nb), za)
+    l_ab = sq_err(model.pred_ab(za + sigma * na), zb)
     return l_ba, l_ab
+
+
+def unit_noise(z: torch.Tensor, generator=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The unit noise of one predictor update (eq. 9.12): for z_b, then for z_a, shaped as ``z``."""
+    draw = lambda: torch.randn(z.shape, generator=generator, device=z.device)
+    return draw(), draw()
 
 
 def encoding_losses(model: DDN, za, zb) -> tuple[torch.Tensor, torch.Tensor]:
@@ -223,22 +233,160 @@ def make_optimizer(params, lr: float, cfg: DDNConfig) -> torch.optim.Optimizer:
     return make_optimiser(params, cfg.optimizer, lr, **kw)
 
 
-class DDNTrainer:
-    """Runs stages 1-3 of algorithm 6 on a fixed dataset, one epoch at a time."""
+# ----------------------------------------------------------------------------- stage losses
+# One home for algorithm 6's losses: the single-seed DDNTrainer and the seed-batched
+# lib.batched.BatchedDDNTrainer both call these (the latter through torch.func on stacked models),
+# so a change here changes both. ``noise`` is the unit noise pair of ``unit_noise``.
+def predictor_step_loss(model: DDN, xb, noise, sigma: float) -> torch.Tensor:
+    """An extra predictor-only update's loss (``pred_steps`` > 1): eq. 9.5 / 9.12 on fixed codes."""
+    with torch.no_grad():
+        za, zb = model.encode(xb)
+    l_ba, l_ab = predictive_losses(model, za, zb, sigma, noise)
+    return l_ba + l_ab
+
+
+def stage1_loss(model: DDN, xb, noise, sigma: float) -> tuple[torch.Tensor, ...]:
+    """Stage 1 (eq. 9.7): predictors on eq. 9.5 / 9.12, encoders on eq. 9.6; (total, l_ba, l_ab)."""
+    za, zb = model.encode(xb)
+    l_ba, l_ab = predictive_losses(model, za, zb, sigma, noise)
+    e_a, e_b = encoding_losses(model, za, zb)
+    return l_ba + l_ab + e_a + e_b, l_ba, l_ab
+
+
+def stage2_loss(model: DDN, xb) -> tuple[torch.Tensor, ...]:
+    """Stage 2: the decoders on eq. 9.10 with the codes fixed; (total, l^R_ab)."""
+    with torch.no_grad():
+        za, zb = model.encode(xb)
+    l_a, l_b, l_ab = reconstruction_losses(model, xb, za, zb)
+    return l_a + l_b + l_ab, l_ab
+
+
+def stage3_loss(model: DDN, xb, noise, sigma: float, alpha: float) -> tuple[torch.Tensor, ...]:
+    """Stage 3: encoders on eq. 9.11, decoders on 9.10, predictors on 9.12, at once;
+    (total, l_ba, l_ab, l^R_ab). ``alpha`` as ``stage3_alpha`` gives it."""
+    za, zb = model.encode(xb)
+    l_ba, l_ab = predictive_losses(model, za, zb, sigma, noise)
+    e_a, e_b = encoding_losses(model, za, zb)
+    # eq. 9.11 adds alpha*l^R_ab to each encoder's loss; scale_grad routes alpha*grad to both
+    # encoders (each encoder's parameters only see their own code's path).
+    r_a, r_b, r_ab = reconstruction_losses(model, xb, za, zb, alpha=alpha)
+    return l_ba + l_ab + e_a + e_b + r_a + r_b + r_ab, l_ba, l_ab, r_ab
+
+
+def stage_sigma(cfg: DDNConfig, stage: int) -> float:
+    """eq. 9.12's sigma in this stage (0 in stage 1 when ``pred_noise="stage3"``)."""
+    return 0.0 if stage == 1 and cfg.pred_noise == "stage3" else cfg.sigma
+
+
+def stage3_alpha(cfg: DDNConfig, alpha: float, n_pixels: int) -> float:
+    """The weight on l^R_ab's gradient in eq. 9.11: alpha, over n_pixels when the reconstruction
+    term is averaged over pixels (``recon_reduce="mean"``, the default reading)."""
+    return alpha / n_pixels if cfg.recon_reduce == "mean" else alpha
+
+
+def stage_of(k: int, epochs) -> tuple[int, int]:
+    """Overall epoch ``k`` (0-based) of algorithm 6 with ``epochs`` = (e1, e2, e3) -> (stage,
+    epoch within the stage, from 1)."""
+    e1, e2, _ = epochs
+    return (1, k + 1) if k < e1 else (2, k - e1 + 1) if k < e1 + e2 else (3, k - e1 - e2 + 1)
+
+
+class StagedTrainer:
+    """What ``DDNTrainer`` and ``lib.batched.BatchedDDNTrainer`` share: an epoch of one stage and
+    algorithm 6's schedule (``fit``). A subclass gives ``batches()``, ``train_mode()``,
+    ``stage1_step`` / ``stage2_step`` / ``stage3_step(xb, alpha)``, ``epoch_log(logs)`` (the
+    batch logs -> the epoch's log) and ``state()`` / ``load_state()``."""
+
+    desc = "DDN epochs"
+
+    def _stage_step(self, stage: int, alpha: float):
+        if stage not in (1, 2, 3):
+            raise ValueError(f"stage must be 1, 2 or 3, got {stage}")
+        return {1: self.stage1_step, 2: self.stage2_step, 3: lambda xb: self.stage3_step(xb, alpha)}[stage]
+
+    def epoch(self, stage: int, alpha: float | None = None):
+        """One pass over the data in stage 1, 2 or 3; the epoch's mean batch losses."""
+        step = self._stage_step(stage, self.cfg.alpha if alpha is None else alpha)
+        self.train_mode()
+        return self.epoch_log([step(xb) for xb in self.batches()])
+
+    def fit(self, epochs, *, on_start=None, on_epoch=None, checkpoint=None, extra_state=None, progress=None):
+        """Algorithm 6: ``epochs`` = (e1, e2, e3) epochs of stages 1, 2 and 3, alpha following
+        ``alpha_schedule`` in stage 3, through ``lib.training.fit_epochs``; returns its history.
+
+        ``on_start()`` runs before the first epoch of a fresh run; ``on_epoch(stage, e, log)``
+        after every epoch (``e`` counted from 1 within the stage, ``log`` the epoch's mean
+        losses: ``epoch_log``), its results forming the history. ``checkpoint``: ``state()``
+        (plus ``extra_state[0]()``, a dict of the caller's, restored by ``extra_state[1](saved)``)
+        is saved after every epoch, so a killed run resumes exactly after its last finished epoch.
+        """
+        epochs = tuple(int(e) for e in epochs)
+        if len(epochs) != 3 or min(epochs) < 0:
+            raise ValueError(f"epochs must be three counts >= 0, got {tuple(epochs)}")
+        logs = []  # this epoch's batch logs (the batched trainer's are [K] tensors)
+
+        def batches(k):
+            logs.clear()
+            self.train_mode()
+            yield from self.batches()
+
+        def step(xb, k):
+            stage, e = stage_of(k, epochs)
+            alpha = alpha_schedule(self.cfg, e - 1, epochs[2]) if stage == 3 else None
+            logs.append(self._stage_step(stage, alpha)(xb))
+
+        def save():
+            return {"trainer": self.state(), **(extra_state[0]() if extra_state else {})}
+
+        def load(saved):
+            self.load_state(saved["trainer"])
+            if extra_state:
+                extra_state[1](saved)
+
+        end = (lambda k, _: on_epoch(*stage_of(k - 1, epochs), self.epoch_log(logs))) if on_epoch else None
+        return fit_epochs(
+            step, batches, sum(epochs), on_start=on_start, on_epoch=end, state=(save, load),
+            checkpoint=checkpoint, progress=progress, desc=self.desc,
+        )  # fmt: skip
+
+
+def as_rows(x) -> np.ndarray:
+    """Training data as float32 rows (one sample per row), checked."""
+    x = np.array(x, dtype=np.float32).reshape(len(x), -1)
+    if x.ndim != 2 or len(x) < 2:
+        raise ValueError(f"x must hold at least 2 samples, got shape {x.shape}")
+    return x
+
+
+def seeded_model(in_dim: int, cfg: DDNConfig, seed: int, device: str) -> tuple[DDN, torch.Generator]:
+    """A run's DDN and its data/noise generator, drawn in a fixed order from ``seed`` (the
+    global seed for the weights, ``seed + 1`` for the generator)."""
+    torch.manual_seed(seed)
+    gen = torch.Generator(device="cpu").manual_seed(seed + 1)
+    return DDN(in_dim, cfg).to(device), gen
+
+
+class DDNTrainer(StagedTrainer):
+    """Runs stages 1-3 of algorithm 6 on a fixed dataset, one epoch at a time (one seed)."""
 
     def __init__(self, x: np.ndarray, cfg: DDNConfig, seed: int = 0, device: str | None = None):
-        x = np.array(x, dtype=np.float32).reshape(len(x), -1)
-        if x.ndim != 2 or len(x) < 2:
-            raise ValueError(f"x must hold at least 2 samples, got shape {x.shape}")
-        self.device = choose_device(device)
-        self.cfg = cfg
-        torch.manual_seed(seed)
-        self.gen = torch.Generator(device="cpu").manual_seed(seed + 1)
-        self.x = torch.from_numpy(x).to(self.device)
-        self.model = DDN(x.shape[1], cfg).to(self.device)
-        self.opt_enc = make_optimizer(self.model.encoder_parameters(), cfg.lr_enc, cfg)
-        self.opt_pred = make_optimizer(self.model.predictor_parameters(), cfg.lr_pred, cfg)
-        self.opt_dec = make_optimizer(self.model.decoder_parameters(), cfg.lr_dec, cfg)
+        x, dev = as_rows(x), choose_device(device)
+        model, gen = seeded_model(x.shape[1], cfg, seed, dev)
+        self._attach(torch.from_numpy(x).to(dev), cfg, model, gen, dev)
+
+    @classmethod
+    def from_model(cls, x: torch.Tensor, cfg: DDNConfig, model: DDN, generator, device: str) -> DDNTrainer:
+        """A trainer around an existing model and generator (data ``x`` already a tensor on
+        ``device``), with fresh optimisers: how ``BatchedDDNTrainer.trainers`` hands seeds back."""
+        self = cls.__new__(cls)
+        self._attach(x, cfg, model, generator, device)
+        return self
+
+    def _attach(self, x, cfg, model, gen, device):
+        self.x, self.cfg, self.model, self.gen, self.device = x, cfg, model, gen, device
+        self.opt_enc = make_optimizer(model.encoder_parameters(), cfg.lr_enc, cfg)
+        self.opt_pred = make_optimizer(model.predictor_parameters(), cfg.lr_pred, cfg)
+        self.opt_dec = make_optimizer(model.decoder_parameters(), cfg.lr_dec, cfg)
 
     def state(self) -> dict:
         """Everything training changes: weights, the three optimisers, the RNG states (for a
@@ -265,126 +413,46 @@ class DDNTrainer:
             if len(idx) > 1:
                 yield self.x[idx.to(self.device)]
 
-    def _noise_gen(self):
-        return self.gen if self.device == "cpu" else None
+    def train_mode(self) -> None:
+        self.model.train()
 
-    def _sigma(self, stage: int) -> float:
-        """eq. 9.12's sigma in this stage (0 in stage 1 when ``pred_noise="stage3"``)."""
-        return 0.0 if stage == 1 and self.cfg.pred_noise == "stage3" else self.cfg.sigma
+    def epoch_log(self, logs) -> dict:
+        return mean_logs(logs)
+
+    def _noise(self, xb):
+        """One predictor update's unit noise (``unit_noise``), from the run's generator on the CPU."""
+        z = torch.empty((len(xb), self.cfg.n_code), device=self.device)
+        return unit_noise(z, self.gen if self.device == "cpu" else None)
 
     def extra_predictor_steps(self, xb, stage: int = 1) -> None:
         """pred_steps - 1 predictor-only updates on this batch before the joint update."""
         for _ in range(self.cfg.pred_steps - 1):
-            with torch.no_grad():
-                za, zb = self.model.encode(xb)
-            sigma = self._sigma(stage)
-            l_ba, l_ab = predictive_losses(self.model, za, zb, sigma, self._noise_gen())
-            self.opt_pred.zero_grad()
-            (l_ba + l_ab).backward()
-            self.opt_pred.step()
+            loss = predictor_step_loss(self.model, xb, self._noise(xb), stage_sigma(self.cfg, stage))
+            take_step(loss, self.opt_pred)
 
     def stage1_step(self, xb) -> dict:
         """One minibatch of the four updates of eq. 9.7 (simultaneous, from the same state)."""
         self.extra_predictor_steps(xb, 1)
-        za, zb = self.model.encode(xb)
-        l_ba, l_ab = predictive_losses(self.model, za, zb, self._sigma(1), self._noise_gen())
-        e_a, e_b = encoding_losses(self.model, za, zb)
-        self.opt_enc.zero_grad()
-        self.opt_pred.zero_grad()
-        (l_ba + l_ab + e_a + e_b).backward()
-        self.opt_enc.step()
-        self.opt_pred.step()
+        total, l_ba, l_ab = stage1_loss(self.model, xb, self._noise(xb), stage_sigma(self.cfg, 1))
+        take_step(total, self.opt_enc, self.opt_pred)
         return {"pred_loss_ba": l_ba.item(), "pred_loss_ab": l_ab.item()}
 
     def stage2_step(self, xb) -> dict:
         """One minibatch of decoder training on eq. 9.10 with the codes fixed."""
-        with torch.no_grad():
-            za, zb = self.model.encode(xb)
-        l_a, l_b, l_ab = reconstruction_losses(self.model, xb, za, zb)
-        self.opt_dec.zero_grad()
-        (l_a + l_b + l_ab).backward()
-        self.opt_dec.step()
+        total, l_ab = stage2_loss(self.model, xb)
+        take_step(total, self.opt_dec)
         return {"recon_loss": l_ab.item()}
 
     def stage3_step(self, xb, alpha: float) -> dict:
         """One minibatch of end-to-end fine-tuning: encoders on eq. 9.11, decoders on 9.10,
         predictors on 9.12."""
         self.extra_predictor_steps(xb, 3)
-        za, zb = self.model.encode(xb)
-        l_ba, l_ab = predictive_losses(self.model, za, zb, self._sigma(3), self._noise_gen())
-        e_a, e_b = encoding_losses(self.model, za, zb)
-        if self.cfg.recon_reduce == "mean":
-            alpha = alpha / xb.shape[1]  # alpha x (reconstruction error averaged over pixels)
-        r_a, r_b, r_ab = reconstruction_losses(self.model, xb, za, zb, alpha=alpha)
-        # eq. 9.11 adds alpha*l^R_ab to each encoder's loss; scale_grad routes alpha*grad to
-        # both encoders (each encoder's parameters only see their own code's path).
-        for opt in (self.opt_enc, self.opt_pred, self.opt_dec):
-            opt.zero_grad()
-        (l_ba + l_ab + e_a + e_b + r_a + r_b + r_ab).backward()
-        for opt in (self.opt_enc, self.opt_pred, self.opt_dec):
-            opt.step()
-        return {"pred_loss_ba": l_ba.item(), "pred_loss_ab": l_ab.item(), "recon_loss": r_ab.item()}
-
-    def epoch(self, stage: int, alpha: float | None = None) -> dict:
-        """One pass over the data in stage 1, 2 or 3; returns the mean of the batch losses."""
-        if stage not in (1, 2, 3):
-            raise ValueError(f"stage must be 1, 2 or 3, got {stage}")
-        self.model.train()
-        step = {
-            1: self.stage1_step,
-            2: self.stage2_step,
-            3: lambda xb: self.stage3_step(xb, self.cfg.alpha if alpha is None else alpha),
-        }[stage]
-        return mean_logs([step(xb) for xb in self.batches()])
-
-    def fit(self, epochs, *, on_start=None, on_epoch=None, checkpoint=None, extra_state=None, progress=None):
-        """Algorithm 6: ``epochs`` = (e1, e2, e3) epochs of stages 1, 2 and 3, alpha following
-        ``alpha_schedule`` in stage 3, through ``lib.training.fit_epochs``; returns its history.
-
-        ``on_start()`` runs before the first epoch of a fresh run; ``on_epoch(stage, e, log)``
-        after every epoch (``e`` counted from 1 within the stage, ``log`` the epoch's mean
-        losses), its results forming the history. ``checkpoint``: the trainer's ``state()`` (plus
-        ``extra_state[0]()``, a dict of the caller's, restored by ``extra_state[1](saved)``) is
-        saved after every epoch, so a killed run resumes exactly after its last finished epoch.
-        """
-        e1, e2, e3 = (int(e) for e in epochs)
-        if min(e1, e2, e3) < 0:
-            raise ValueError(f"epochs must be >= 0, got {tuple(epochs)}")
-
-        def stage_of(k):  # overall epoch k (0-based) -> (stage, epoch within the stage, from 1)
-            return (1, k + 1) if k < e1 else (2, k - e1 + 1) if k < e1 + e2 else (3, k - e1 - e2 + 1)
-
-        def batches(k):
-            self.model.train()
-            yield from self.batches()
-
-        def step(xb, k):
-            stage, e = stage_of(k)
-            if stage == 1:
-                return self.stage1_step(xb)
-            if stage == 2:
-                return self.stage2_step(xb)
-            return self.stage3_step(xb, alpha_schedule(self.cfg, e - 1, e3))
-
-        def save():
-            return {"trainer": self.state(), **(extra_state[0]() if extra_state else {})}
-
-        def load(saved):
-            self.load_state(saved["trainer"])
-            if extra_state:
-                extra_state[1](saved)
-
-        return fit_epochs(
-            step,
-            batches,
-            e1 + e2 + e3,
-            on_start=on_start,
-            on_epoch=(lambda k, log: on_epoch(*stage_of(k - 1), log)) if on_epoch else None,
-            state=(save, load),
-            checkpoint=checkpoint,
-            progress=progress,
-            desc="DDN epochs",
+        alpha = stage3_alpha(self.cfg, alpha, xb.shape[-1])
+        total, l_ba, l_ab, r_ab = stage3_loss(
+            self.model, xb, self._noise(xb), stage_sigma(self.cfg, 3), alpha
         )
+        take_step(total, self.opt_enc, self.opt_pred, self.opt_dec)
+        return {"pred_loss_ba": l_ba.item(), "pred_loss_ab": l_ab.item(), "recon_loss": r_ab.item()}
 
     @torch.no_grad()
     def codes(self, x=None) -> tuple[np.ndarray, np.ndarray]:

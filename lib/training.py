@@ -89,6 +89,16 @@ def progress_enabled(progress=None, stream=None):
     return bool(isatty and isatty())
 
 
+def take_step(loss: torch.Tensor, *opts) -> None:
+    """Zero the optimisers' gradients, back-propagate ``loss`` (summed over the seeds of a batched
+    model, ``lib.batched``), step each optimiser."""
+    for opt in opts:
+        opt.zero_grad(set_to_none=True)
+    loss.sum().backward()
+    for opt in opts:
+        opt.step()
+
+
 def mean_logs(logs):
     """The mean of each key over a list of per-batch log dicts (None entries skipped); {} if none."""
     logs = [d for d in logs if d]

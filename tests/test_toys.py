@@ -8,7 +8,7 @@ import torch
 
 from lib.adversarial import AdversarialConfig, AdversarialTrainer
 from lib.batched import BatchedDDNTrainer
-from lib.ddn import DDNConfig, DDNTrainer
+from lib.ddn import DDNConfig, DDNTrainer, stage_sigma
 from lib.toy_study import (
     CONTROLS,
     OTHER_MAX,
@@ -92,8 +92,8 @@ def test_bounded_codes_are_bounded_and_stage1_noise_can_be_off():
     cfg = DDNConfig(n_code=2, hidden=8, code_act="tanh", pred_noise="stage3")
     tr = DDNTrainer(x, cfg, device="cpu")
     assert np.abs(np.concatenate(tr.codes())).max() <= 1
-    assert tr._sigma(1) == 0.0 and tr._sigma(3) == tr.cfg.sigma
-    assert DDNTrainer(x, DDNConfig(n_code=2, hidden=8), device="cpu")._sigma(1) == 0.1
+    assert stage_sigma(cfg, 1) == 0.0 and stage_sigma(cfg, 3) == cfg.sigma
+    assert stage_sigma(DDNConfig(n_code=2, hidden=8), 1) == 0.1
 
 
 def test_batched_ddn_mirrors_the_new_options():
