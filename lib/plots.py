@@ -1,15 +1,61 @@
 """Shared plotting: image grids, MI curves with their ground-truth companions, figure saving, and
 chapter 9's figures (the DDN diagram, cross plots, reconstructions, MI and score curves)."""
 
+import warnings
+
 import matplotlib.pyplot as plt
+import matplotlib.text
 import numpy as np
 
 from lib.diagrams import arrow, box
 from lib.experiments import results_dir
 
+# The book's column shows a figure about COLUMN_INCHES wide at its own size (about 800 px at
+# 1280 px), so text of MIN_POINTS there reads as at least 9 pt; a wider figure is shrunk to it.
+COLUMN_INCHES, MIN_POINTS = 8.5, 9.5
+
+
+def _reflow_row(fig, max_cols=3, row_inches=2.9):
+    """A figure that is one row of four or more panels (``plt.subplots(1, n)``) becomes rows of
+    at most ``max_cols`` (2 for four panels), each panel keeping its content; True if it did."""
+    axes = [ax for ax in fig.axes if ax.get_subplotspec() is not None]
+    specs = [ax.get_subplotspec() for ax in axes]
+    grid = specs[0].get_gridspec() if specs else None
+    one_row = grid is not None and grid.nrows == 1 and all(s.get_gridspec() is grid for s in specs)
+    if not one_row or len(axes) < 4 or len(axes) != len(fig.axes) or grid.ncols != len(axes):
+        return False
+    cols = 2 if len(axes) == 4 else max_cols
+    rows = -(-len(axes) // cols)
+    new = fig.add_gridspec(rows, cols)
+    for ax, spec in sorted(zip(axes, specs), key=lambda a: a[1].colspan.start):
+        k = spec.colspan.start
+        ax.set_subplotspec(new[k // cols, k % cols])
+    fig.set_size_inches(COLUMN_INCHES, row_inches * rows)
+    return True
+
+
+def fit_column(fig):
+    """Make ``fig`` legible at the column's width: a row of four or more panels reflowed into
+    rows (``_reflow_row``); otherwise narrowed to ``COLUMN_INCHES`` (its height by the square root
+    of that ratio, so a row of panels does not flatten); every text at least ``MIN_POINTS``;
+    then laid out again."""
+    width, height = fig.get_size_inches()
+    if width > COLUMN_INCHES and not _reflow_row(fig):
+        fig.set_size_inches(COLUMN_INCHES, height * (COLUMN_INCHES / width) ** 0.5)
+    for text in fig.findobj(matplotlib.text.Text):
+        if text.get_text() and text.get_fontsize() < MIN_POINTS:
+            text.set_fontsize(MIN_POINTS)
+    if fig.get_layout_engine() is None:
+        with warnings.catch_warnings():  # a hand-placed figure that tight_layout cannot improve
+            warnings.simplefilter("ignore")
+            fig.tight_layout()
+    return fig
+
 
 def save_figure(fig, name, profile, dpi=110):
-    """Save ``fig`` as ``results/<profile>/figures/<name>.png`` and return the path."""
+    """Fit ``fig`` to the column (``fit_column``), save it as
+    ``results/<profile>/figures/<name>.png`` and return the path."""
+    fit_column(fig)
     folder = results_dir(profile) / "figures"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.png"
