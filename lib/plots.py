@@ -40,7 +40,8 @@ def fit_column(fig):
     of that ratio, so a row of panels does not flatten); every text at least ``MIN_POINTS``;
     then laid out again."""
     width, height = fig.get_size_inches()
-    if width > COLUMN_INCHES and not _reflow_row(fig):
+    reflowed = width > COLUMN_INCHES and _reflow_row(fig)
+    if width > COLUMN_INCHES and not reflowed:
         fig.set_size_inches(COLUMN_INCHES, height * (COLUMN_INCHES / width) ** 0.5)
     for text in fig.findobj(matplotlib.text.Text):
         if text.get_text() and text.get_fontsize() < MIN_POINTS:
@@ -48,7 +49,7 @@ def fit_column(fig):
     if fig.get_layout_engine() is None:
         with warnings.catch_warnings():  # a hand-placed figure that tight_layout cannot improve
             warnings.simplefilter("ignore")
-            fig.tight_layout()
+            fig.tight_layout(h_pad=3.0 if reflowed else None)  # room for x labels above titles
     return fig
 
 
