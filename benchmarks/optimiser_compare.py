@@ -2,7 +2,7 @@
 
     python benchmarks/optimiser_compare.py [--quick] [--out FILE.json]
 
-- DDN on Simple MNIST (lib.chapters.ch09_ddn.run_ddn, the model as written: layers (1, 1, 1), lr 1e-4 / 1e-3,
+- DDN on Simple MNIST (lib.ddn_runs.run_ddn, the model as written: layers (1, 1, 1), lr 1e-4 / 1e-3,
   gamma 0.9), seeds 0-2, three optimisers: ``torch-rmsprop`` (old: torch.optim.RMSprop, eps 1e-6
   outside the root), ``rmsprop`` (eq. 7.4, Lasagne form, eps 1e-6 inside), and eq. 7.4 plus
   heavy-ball momentum 0.9 (section 9.3's "momentum 0.9" read literally). Reports KSG MI at the end
@@ -28,7 +28,8 @@ import numpy as np
 import torch
 
 from lib.asae_runs import run_asae
-from lib.chapters.ch09_ddn import run_ddn, stage_end
+from lib.chapters.ch09_ddn import stage_end
+from lib.ddn_runs import run_ddn
 
 DDN_OPTIMISERS = {
     "torch RMSprop (old)": dict(optimizer="torch-rmsprop"),

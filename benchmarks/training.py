@@ -42,9 +42,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lib.autoencoders import ASAE  # noqa: E402
 from lib.batched import BatchedDDNTrainer, build_asaes, train_batched  # noqa: E402
-from lib.chapters.ch09_ddn import BENCHMARKS  # noqa: E402
 from lib.costs import CALIBRATION, estimate_seconds, updates_per_epoch  # noqa: E402
 from lib.ddn import DDN, DDNConfig, DDNTrainer  # noqa: E402
+from lib.ddn_runs import BENCHMARKS  # noqa: E402
 from lib.training import TrainConfig, train  # noqa: E402
 
 N_INPUT, HIDDEN, BATCH = 56 * 28, 1000, 128

@@ -35,8 +35,9 @@ and no heavy-ball term; `momentum=0.9` adds a literal heavy-ball momentum on top
 kept to measure the difference.
 
 This module holds the model and its trainer only (``DDNTrainer.fit`` runs algorithm 6 through
-``lib.training.fit_epochs``); chapter 9's experiments (``run_ddn``, the benchmarks, sizes and
-summaries) are ``lib.chapters.ch09_ddn``, its figures ``lib.plots``.
+``lib.training.fit_epochs``; the seed-batched ``lib.batched.BatchedDDNTrainer`` shares its losses
+and ``StagedTrainer``); chapter 9's runs (``run_ddn``, the benchmarks) are ``lib.ddn_runs``, its
+sizes, summaries and claims ``lib.chapters.ch09_ddn``, its figures ``lib.plots``.
 """
 
 from __future__ import annotations

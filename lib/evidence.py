@@ -49,7 +49,7 @@ from lib.asae_runs import run_asae
 from lib.chapters import ch08_split_autoencoders as ch08
 from lib.chapters import ch09_ddn as ch09
 from lib.chapters.ch06_ppica import grouping_ruler, ppica_run
-from lib.chapters.ch09_ddn import MI_THRESHOLD, VARIANTS, run_ddn, summarise
+from lib.chapters.ch09_ddn import MI_THRESHOLD, VARIANTS, summarise
 from lib.claims import grouping_above_chance, make_claim
 from lib.data import (
     FETCH_HINT,
@@ -60,6 +60,7 @@ from lib.data import (
     require_composites,
     resolve_data_dir,
 )
+from lib.ddn_runs import run_ddn
 from lib.experiments import SWEEP_LOG, SeedBatched, atomic_write, json_safe, results_dir, run_codes, sweep
 from lib.identity import code_fingerprint, data_fingerprint
 from lib.metrics import CONTROL_SHARE
@@ -90,7 +91,7 @@ SIZES = {
     # 1000-unit hidden layers (eq. 9.13-9.15).
     "ddn-simple": {"n": 25000, "runs": 3, "epochs": (35, 10, 5), "hidden": 1000},
     # Chapter 9 (Figs 9.9-9.10, 9.12): Additive 60/10/40 and Occlusive 50/10/50 epochs, with the
-    # thesis's layers for each (lib.chapters.ch09_ddn.BENCHMARKS).
+    # thesis's layers for each (lib.ddn_runs.BENCHMARKS).
     "ddn-additive": {"n": 25000, "runs": 3, "epochs": (60, 10, 40), "hidden": 1000},
     "ddn-occlusive": {"n": 25000, "runs": 3, "epochs": (50, 10, 50), "hidden": 1000},
 }

@@ -39,6 +39,8 @@ import numpy as np
 
 from lib import costs
 from lib.evidence import EXPERIMENTS as EVIDENCE
+from lib.evidence import SIZES as EVIDENCE_SIZES
+from lib.evidence import load_evidence
 from lib.experiments import Experiment, _run_paths, _stale, results_dir, run_codes
 from lib.profiles import ROOT, toc_chapters
 
@@ -278,13 +280,11 @@ def _chapter_cost(fn):
 def evidence_seconds(name: str) -> tuple[float | None, str]:
     """Estimated CPU seconds of every run of evidence experiment ``name`` at its thesis sizes
     (``lib.evidence.SIZES``), from the same cost model as the chapters' sweeps, and the basis."""
-    from lib.evidence import SIZES
-
     spec = EVIDENCE[name]
     cost = _chapter_cost(spec.fn)
     if cost is None:
         return None, "no chapter sweep prices its run function"
-    sizes = SIZES[name]
+    sizes = EVIDENCE_SIZES[name]
     exp = Experiment(f"evidence-{name}", spec.fn, spec.configs(sizes, None, 0, sizes["runs"]), cost)
     line = seconds_per_unit(exp)
     priced = [run_seconds(exp, c, "cpu", None, line) for c in exp.configs]
@@ -317,8 +317,6 @@ def main(argv=None) -> int:
         table = calibrate()
         print(f"{len(table)} sweeps measured -> {RUN_CALIBRATION}")
     if args.evidence:
-        from lib.evidence import load_evidence
-
         print_evidence_plan(load_evidence())
     return 0
 

@@ -287,7 +287,7 @@ def test_run_ddn_batched_equals_run_ddn(monkeypatch):
     """Chapter 9's run function and its batched twin (the sweeps' SeedBatched), per seed, through
     all three stages with the stage-2 snapshot. The scores are replaced by cheap sums of the codes
     (the scoring code is the same function either way), which keeps the test to seconds."""
-    from lib.chapters import ch09_ddn as ch9
+    from lib import ddn_runs
 
     def codes_sum(za, zb, comp, rows):
         return {"mi": float(za[rows].sum()), "truth": float(zb[rows].sum())}
@@ -296,12 +296,12 @@ def test_run_ddn_batched_equals_run_ddn(monkeypatch):
         za, zb = tr.codes()
         return {"final_mi": float(za.sum()), "final_truth": float(zb.sum())}
 
-    monkeypatch.setattr(ch9, "score_codes", codes_sum)
-    monkeypatch.setattr(ch9, "final_scores", final_sums)
+    monkeypatch.setattr(ddn_runs, "score_codes", codes_sum)
+    monkeypatch.setattr(ddn_runs, "final_scores", final_sums)
     cfg = dict(kind="simple", n=64, epochs=(2, 1, 2), n_score=50, n_show=4, hidden=32, batch_size=16)
-    batched = ch9.run_ddn_batched([3, 8], **cfg)
+    batched = ddn_runs.run_ddn_batched([3, 8], **cfg)
     for seed, got in zip([3, 8], batched):
-        ref = ch9.run_ddn(seed=seed, **cfg)
+        ref = ddn_runs.run_ddn(seed=seed, **cfg)
         assert got.keys() == ref.keys()
         for key in ref:
             if key != "cpu_s":

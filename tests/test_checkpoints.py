@@ -1,5 +1,5 @@
 """Per-epoch checkpoints: a run killed after epoch k and rerun gives exactly the uninterrupted
-result (lib.training.train / lib.asae_runs.run_asae, lib.chapters.ch09_ddn.run_ddn, and through
+result (lib.training.train / lib.asae_runs.run_asae, lib.ddn_runs.run_ddn, and through
 lib.experiments.sweep)."""
 
 import numpy as np
@@ -10,9 +10,9 @@ import lib.asae_runs as asae_runs
 import lib.training as training
 from lib.asae_runs import run_asae
 from lib.autoencoders import ASAE
-from lib.chapters.ch09_ddn import run_ddn
 from lib.checkpoints import Checkpoint
 from lib.ddn import DDNTrainer
+from lib.ddn_runs import run_ddn
 from lib.experiments import config_key, results_dir, sweep
 from lib.training import TrainConfig, as_tensor, train
 

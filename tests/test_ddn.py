@@ -6,6 +6,7 @@ import pytest
 import torch
 
 import lib.chapters.ch09_ddn as ch09
+from lib import ddn_runs
 from lib.chapters.ch09_ddn import choose_variant
 from lib.ddn import (
     DDNConfig,
@@ -288,10 +289,10 @@ def test_bad_optimiser_settings_name_the_setting(bad, name):
 def test_penalty_autoencoder_trains_with_eq_7_4(monkeypatch):
     """run_penalty builds its optimiser through lib.nets.make_optimiser: eq. 7.4 by default."""
     made = []
-    real = ch09.make_optimiser
-    monkeypatch.setattr(ch09, "make_optimiser", lambda *a, **k: made.append(real(*a, **k)) or made[-1])
+    real = ddn_runs.make_optimiser
+    monkeypatch.setattr(ddn_runs, "make_optimiser", lambda *a, **k: made.append(real(*a, **k)) or made[-1])
     torch.set_num_threads(1)
-    out = ch09.run_penalty("simple", "xcov", 1.0, n=300, epochs=1, hidden=16, n_code=2, n_score=200)
+    out = ddn_runs.run_penalty("simple", "xcov", 1.0, n=300, epochs=1, hidden=16, n_code=2, n_score=200)
     assert [type(o) for o in made] == [RMSprop]
     assert np.isfinite(out["final_mi"]) and len(out["mi"]) == 2
     # judged like the DDN runs: the disentangling score of the final codes

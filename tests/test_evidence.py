@@ -8,8 +8,9 @@ import pytest
 
 from lib import evidence
 from lib.chapters import ch06_ppica, ch08_split_autoencoders
-from lib.chapters.ch09_ddn import BENCHMARKS, chapter_sizes
+from lib.chapters.ch09_ddn import chapter_sizes
 from lib.data import NotEnoughData, require_composites
+from lib.ddn_runs import BENCHMARKS
 from tests.idx_files import other_mnist
 
 ROOT = Path(__file__).resolve().parent.parent

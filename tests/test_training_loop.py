@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from lib.autoencoders import ASAE
-from lib.chapters.ch09_ddn import BENCHMARKS, VARIANTS
+from lib.chapters.ch09_ddn import VARIANTS
 from lib.checkpoints import Checkpoint
 from lib.ddn import DDNConfig, DDNTrainer
+from lib.ddn_runs import BENCHMARKS
 from lib.training import TrainConfig, as_tensor, evaluate, fit_epochs, progress_enabled, train
 
 
