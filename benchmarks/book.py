@@ -75,7 +75,12 @@ def main(argv=None) -> int:
     parser.add_argument("chapters", nargs="*", help="chapters (default: all in _toc.yml)")
     parser.add_argument("--profile", default="book", choices=sorted(PROFILES))
     parser.add_argument("--write", action="store_true", help=f"record in {planning.CHAPTER_CALIBRATION}")
+    parser.add_argument(
+        "--results", metavar="DIR", help="keep the runs and records in DIR (default: a temporary folder)"
+    )
     args = parser.parse_args(argv)
+    if args.results and Path(args.results).exists() and any(Path(args.results).iterdir()):
+        parser.error(f"--results {args.results} is not empty: its stored runs would be reused")
     chapters = args.chapters or toc_chapters()
     previous = planning.measured_chapters()
     jobs = os.cpu_count() or 1
@@ -84,6 +89,7 @@ def main(argv=None) -> int:
     print(header + f" {'plan s':>8s} {'plan/now':>8s}", flush=True)
     totals = [0.0, 0.0]
     with tempfile.TemporaryDirectory(prefix="bench-book-") as tmp:
+        tmp = args.results or tmp
         for chapter in chapters:
             before = previous.get(args.profile, {}).get(chapter, {}).get("scratch_seconds")
             plan, _ = planning.chapter_seconds(chapter, args.profile, jobs, measured=previous)
