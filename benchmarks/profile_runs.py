@@ -30,11 +30,14 @@ RUNS = {  # chapter -> (module, sweep)
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("chapters", nargs="*", default=list(RUNS), choices=list(RUNS))
+    ap.add_argument("chapters", nargs="*", help=f"of {', '.join(RUNS)} (default: all four)")
     ap.add_argument("--epochs", type=int, default=None, help="override a torch run's epochs")
     ap.add_argument("--top", type=int, default=25)
     ap.add_argument("--out", default=None, help="folder for the .prof files")
     args = ap.parse_args(argv)
+    args.chapters = args.chapters or list(RUNS)
+    if unknown := [c for c in args.chapters if c not in RUNS]:
+        ap.error(f"unknown chapter(s) {unknown}; choose from {list(RUNS)}")
 
     t0 = time.perf_counter()
     import lib.data

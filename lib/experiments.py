@@ -12,6 +12,7 @@ import inspect
 import json
 import math
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -406,10 +407,27 @@ def _run_paths(fn, configs, run_dir):
     return [run_dir / config_key({"fn": f"{fn.__module__}.{fn.__qualname__}", **c}) for c in configs]
 
 
+def _adopt_twin(path) -> None:
+    """Where ``path`` is not stored but another sweep of the same profile stored the same run (its
+    file name is the run key: same function, same configuration), copy that run here, so a run
+    that two figures share is trained once. Whether it may be reused is then checked as usual."""
+    json_path = path.with_suffix(".json")
+    if json_path.exists():
+        return
+    for twin in sorted(path.parent.parent.glob(f"*/{json_path.name}")):
+        if twin.parent != path.parent:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if twin.with_suffix(".npz").exists():
+                shutil.copyfile(twin.with_suffix(".npz"), path.with_suffix(".npz"))
+            shutil.copyfile(twin, json_path)
+            return
+
+
 def _stored(paths, codes, log):
     """The reusable stored runs (None where a run must be computed); notes why in ``log``."""
     found = []
     for path in paths:
+        _adopt_twin(path)
         try:
             stored = _load_run(path)
         except CorruptRun as err:

@@ -59,6 +59,18 @@ def test_sweep_resumes_without_recomputing(tmp_path):
     np.testing.assert_array_equal(results[4]["curve"], np.arange(4.0))
 
 
+def test_a_run_two_sweeps_share_is_trained_once(tmp_path):
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    configs = [{"x": x, "marker_dir": str(markers)} for x in range(3)]
+    sweep(square, configs[:2], name="main", profile="smoke", n_jobs=1, progress=False)
+    assert len(list(markers.iterdir())) == 2
+    results = sweep(square, configs, name="study", profile="smoke", n_jobs=1, progress=False)
+    assert len(list(markers.iterdir())) == 3, "runs 0 and 1 come from the other sweep, not retrained"
+    assert experiments.SWEEP_LOG["study"]["reused"] == 2 and experiments.SWEEP_LOG["study"]["computed"] == 1
+    np.testing.assert_array_equal(results[1]["curve"], np.arange(1.0))
+
+
 def test_sweep_never_trusts_a_half_written_run(tmp_path):
     markers = tmp_path / "markers"
     markers.mkdir()
