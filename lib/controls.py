@@ -18,6 +18,8 @@ codes and an untrained network read. :func:`error_rates` repeats the controls ov
 counts how often the rule gets them wrong.
 """
 
+import hashlib
+
 import numpy as np
 
 from lib.metrics import CONTROL_SHARE, disentanglement_where_scorable, safe_mi
@@ -33,13 +35,27 @@ def _flat(part, name):
     return part
 
 
+_PCA_CACHE = {}  # a sweep worker scores many runs on the same rows: each part's PCA is fitted once
+
+
+def _digest(array) -> str:
+    array = np.ascontiguousarray(array)
+    return hashlib.sha1(array.tobytes()).hexdigest() + str(array.shape) + str(array.dtype)
+
+
 def _pca(part, width, fit_rows=None):
-    """``part``'s first ``width`` principal-component scores (fitted on ``fit_rows``)."""
+    """``part``'s first ``width`` principal-component scores (fitted on ``fit_rows``), remembered
+    by content for the few latest parts (the same numbers either way)."""
     from sklearn.decomposition import PCA
 
-    fit = part if fit_rows is None else part[fit_rows]
-    width = int(min(width, fit.shape[1], len(fit)))
-    return PCA(width, svd_solver="full").fit(fit).transform(part)
+    key = (_digest(part), width, None if fit_rows is None else _digest(np.asarray(fit_rows)))
+    if key not in _PCA_CACHE:
+        fit = part if fit_rows is None else part[fit_rows]
+        width = int(min(width, fit.shape[1], len(fit)))
+        if len(_PCA_CACHE) >= 8:
+            _PCA_CACHE.clear()
+        _PCA_CACHE[key] = PCA(width, svd_solver="full").fit(fit).transform(part)
+    return _PCA_CACHE[key].copy()
 
 
 def oracle_codes(part_a, part_b, width, fit_rows=None):

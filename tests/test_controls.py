@@ -157,3 +157,20 @@ def test_no_does_not_agree_without_a_passing_positive_control():
     assert not joint_ruler(sound, broken)["testable"] and joint_ruler(sound, sound)["testable"]
     text = criteria_sentence({"MI": "agrees", "truth": "not tested"}, broken)
     assert "cannot judge" in text and "supervised ceiling" in text
+
+
+def test_oracle_codes_are_remembered_by_content_and_never_shared():
+    from lib import controls
+    from lib.controls import oracle_codes
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(400, 300)), rng.normal(size=(400, 300))
+    first = oracle_codes(a, b, 3)
+    fitted = dict(controls._PCA_CACHE)
+    again = oracle_codes(a.copy(), b.copy(), 3)  # equal content, other arrays: no new fit
+    assert controls._PCA_CACHE.keys() == fitted.keys()
+    np.testing.assert_array_equal(first[0], again[0])
+    again[0][:] = 0  # a caller's edit does not reach the next caller
+    assert np.abs(oracle_codes(a, b, 3)[0]).sum() > 0
+    other = oracle_codes(a + 1e-3 * rng.normal(size=a.shape), b, 3)
+    assert not np.array_equal(other[0], first[0])
