@@ -9,7 +9,7 @@
 The networks are `lib.nets.mlp` (Glorot); the autoencoders train with eq. 7.4's RMSprop
 (`lib.nets.make_optimiser("rmsprop")`, as the DDN), the GMMN generator with Adam, both through
 `lib.training.fit_epochs`. The experiments that train them (`run_penalty`, `run_gmmn_on_codes`)
-are chapter 9's, in `lib.chapters.ch09_ddn`.
+are chapter 9's runs, in `lib.ddn_runs`.
 """
 
 from __future__ import annotations
