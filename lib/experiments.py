@@ -270,7 +270,9 @@ class Experiment:
     """One sweep a chapter declares (``lib.chapters.<chapter>.plan``): ``fn`` over ``configs``,
     stored under ``name``. ``cost(config)`` is its cost model for ``lib.planning``:
     ``("asae", updates)``, ``("ddn", (u1, u2, u3)[, n_params])`` or ``("work", units)``.
-    ``batched``: a ``SeedBatched`` twin of ``fn``, which the sweep uses where it is faster."""
+    ``batched``: a ``SeedBatched`` twin of ``fn``, which the sweep uses where it is faster.
+    ``shares``: the names of other sweeps of ``fn`` whose stored runs this one adopts where the
+    configuration is the same (``sweep``'s ``shares``)."""
 
     name: str
     fn: object
@@ -278,9 +280,11 @@ class Experiment:
     cost: object = None
     note: str = ""
     batched: SeedBatched | None = None
+    shares: tuple = ()
 
     def run(self, profile, **kwargs):
         """The sweep's results (stored runs reused), as ``sweep(fn, configs, name=..., ...)``."""
+        kwargs.setdefault("shares", self.shares)
         return sweep(self.fn, self.configs, name=self.name, profile=profile, batched=self.batched, **kwargs)
 
 
@@ -407,15 +411,17 @@ def _run_paths(fn, configs, run_dir):
     return [run_dir / config_key({"fn": f"{fn.__module__}.{fn.__qualname__}", **c}) for c in configs]
 
 
-def _adopt_twin(path) -> None:
-    """Where ``path`` is not stored but another sweep of the same profile stored the same run (its
-    file name is the run key: same function, same configuration), copy that run here, so a run
-    that two figures share is trained once. Whether it may be reused is then checked as usual."""
+def _adopt_twin(path, shares) -> None:
+    """Where ``path`` is not stored but one of the sweeps named in ``shares`` (same profile) stored
+    the same run (its file name is the run key: same function, same configuration), copy that
+    run here, so a run that two figures share is trained once. Whether it may be reused is then
+    checked as usual."""
     json_path = path.with_suffix(".json")
     if json_path.exists():
         return
-    for twin in sorted(path.parent.parent.glob(f"*/{json_path.name}")):
-        if twin.parent != path.parent:
+    for name in shares:
+        twin = path.parent.parent / name / json_path.name
+        if twin.exists() and twin.parent != path.parent:
             path.parent.mkdir(parents=True, exist_ok=True)
             if twin.with_suffix(".npz").exists():
                 shutil.copyfile(twin.with_suffix(".npz"), path.with_suffix(".npz"))
@@ -423,11 +429,12 @@ def _adopt_twin(path) -> None:
             return
 
 
-def _stored(paths, codes, log):
-    """The reusable stored runs (None where a run must be computed); notes why in ``log``."""
+def _stored(paths, codes, log, shares=()):
+    """The reusable stored runs (None where a run must be computed); notes why in ``log``.
+    ``shares``: other sweeps whose identical runs are adopted (``_adopt_twin``)."""
     found = []
     for path in paths:
-        _adopt_twin(path)
+        _adopt_twin(path, shares)
         try:
             stored = _load_run(path)
         except CorruptRun as err:
@@ -476,7 +483,7 @@ def _jobs(fn, batched, configs, groups, paths, codes):
     return jobs
 
 
-def sweep(fn, configs, *, name, profile, n_jobs=None, progress=None, scheduler=None, batched=None):
+def sweep(fn, configs, *, name, profile, n_jobs=None, progress=None, scheduler=None, batched=None, shares=()):
     """Run ``fn(**config)`` for every config in parallel processes; resume finished runs.
 
     Each finished run is stored under ``results/<profile>/runs/<name>/<config hash>`` with the
@@ -496,6 +503,9 @@ def sweep(fn, configs, *, name, profile, n_jobs=None, progress=None, scheduler=N
     by ``$BOOK_SEEDS_PER_MODEL``), runs that differ only in their seed are trained K at a time
     as one batched model and stored one by one as usual, each with the twin's fingerprint and
     ``seeds_per_model`` in its provenance; a stored run is reused whichever of the two made it.
+
+    ``shares``: names of other sweeps of the same profile and function; a run they stored with
+    the same configuration is adopted instead of trained again (``_adopt_twin``).
 
     ``scheduler`` (default ``$BOOK_SCHEDULER``, which ``python -m lib.run --scheduler`` sets) is
     the address of a running Dask scheduler: the runs are then computed on its workers
@@ -519,7 +529,7 @@ def sweep(fn, configs, *, name, profile, n_jobs=None, progress=None, scheduler=N
         "seeds_per_model": k,
         "twin_code": codes[1] if batched else None,
     }  # this process's fingerprint (or its batched twin's): any other is mixed
-    runs = _stored(paths, set(codes), log)
+    runs = _stored(paths, set(codes), log, shares)
     todo = [i for i, r in enumerate(runs) if r is None]
     if log["stale"]:
         print(f"{name}: recomputing stored runs whose {', '.join(log['stale'])}", file=sys.stderr, flush=True)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import lib.asae_runs as asae_runs
-import lib.chapters.ch09_ddn as ch09
+import lib.ddn_runs as ddn_runs
 from lib.chapters import ch06_ppica
 
 
@@ -23,14 +23,14 @@ def test_asae_trains_on_the_training_rows_only(monkeypatch):
 
 def test_ddn_trains_on_the_training_rows_and_scores_the_held_out_ones(monkeypatch):
     seen = []
-    trainer = ch09.DDNTrainer
+    trainer = ddn_runs.DDNTrainer
 
     def spy(x, cfg, **kw):
         seen.append(len(x))
         return trainer(x, cfg, **kw)
 
-    monkeypatch.setattr(ch09, "DDNTrainer", spy)
-    r = ch09.run_ddn("simple", n=300, epochs=[1, 0, 1], hidden=8, n_score=50, reuse_test=50)
+    monkeypatch.setattr(ddn_runs, "DDNTrainer", spy)
+    r = ddn_runs.run_ddn("simple", n=300, epochs=[1, 0, 1], hidden=8, n_score=50, reuse_test=50)
     assert seen == [250] and np.isfinite(r["final_mi"])
 
 

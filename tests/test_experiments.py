@@ -65,8 +65,11 @@ def test_a_run_two_sweeps_share_is_trained_once(tmp_path):
     configs = [{"x": x, "marker_dir": str(markers)} for x in range(3)]
     sweep(square, configs[:2], name="main", profile="smoke", n_jobs=1, progress=False)
     assert len(list(markers.iterdir())) == 2
-    results = sweep(square, configs, name="study", profile="smoke", n_jobs=1, progress=False)
-    assert len(list(markers.iterdir())) == 3, "runs 0 and 1 come from the other sweep, not retrained"
+    sweep(square, configs[:1], name="apart", profile="smoke", n_jobs=1, progress=False)
+    assert len(list(markers.iterdir())) == 3, "a sweep that does not name another computes its own"
+    kw = dict(profile="smoke", n_jobs=1, progress=False, shares=("main",))
+    results = sweep(square, configs, name="study", **kw)
+    assert len(list(markers.iterdir())) == 4, "runs 0 and 1 come from the named sweep, not retrained"
     assert experiments.SWEEP_LOG["study"]["reused"] == 2 and experiments.SWEEP_LOG["study"]["computed"] == 1
     np.testing.assert_array_equal(results[1]["curve"], np.arange(1.0))
 

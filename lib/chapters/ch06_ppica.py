@@ -535,4 +535,9 @@ def plan(profile, seed=0, data_dir=None, check_data=True, n_images=None):
             configs(size["sizes"][:1], seeds["tol_runs"], **args, tols=size["tols"]),
         ),
     }
-    return {key: Experiment(name, ppica_run, cfgs, _work) for key, (name, cfgs) in sweeps.items()}
+    # The study's and the tolerance study's flip runs repeat some of the main sweep's: trained once.
+    names = [name for name, _ in sweeps.values()]
+    return {
+        key: Experiment(name, ppica_run, cfgs, _work, shares=tuple(n for n in names if n != name))
+        for key, (name, cfgs) in sweeps.items()
+    }
