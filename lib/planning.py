@@ -112,13 +112,13 @@ def _run_cpu_seconds(doc):
     return doc.get("cpu_seconds") or (doc.get("result") or {}).get("cpu_s")
 
 
-def measured_rates(exp: Experiment) -> list[tuple[float, float]]:
+def measured_rates(exp: Experiment, profile: str | None = None) -> list[tuple[float, float]]:
     """(units, CPU seconds) of every stored run of ``exp``'s function, in any sweep that runs it
-    and at any profile, that recorded what it cost (``results/*/runs/<sweep>/``)."""
+    and at ``profile`` (default any), that recorded what it cost (``results/*/runs/<sweep>/``)."""
     rates = []
     base = Path(os.environ.get("BOOK_RESULTS_DIR", ROOT / "results"))
     names = {exp.name} | _sweeps_by_function().get(_qualname(exp.fn), set())
-    paths = [p for name in sorted(names) for p in sorted(base.glob(f"*/runs/{name}/*.json"))]
+    paths = [p for name in sorted(names) for p in sorted(base.glob(f"{profile or '*'}/runs/{name}/*.json"))]
     cost = exp.cost
     for doc_path in paths:
         try:
@@ -151,12 +151,15 @@ def _run_calibration() -> dict:
     return json.loads(RUN_CALIBRATION.read_text()) if RUN_CALIBRATION.exists() else {}
 
 
-def seconds_per_unit(exp: Experiment) -> tuple[tuple | None, str]:
+def seconds_per_unit(exp: Experiment, profile: str | None = None) -> tuple[tuple | None, str]:
     """(fixed seconds, CPU seconds per unit) of ``exp``'s runs and where they come from: the
-    committed run calibration (``results/calibration/runs.json``, one cost line per run function),
-    else, for a run function it does not know, the stored runs of that function (``cost_line``)."""
+    committed run calibration (``results/calibration/runs.json``: one cost line per run function,
+    the line fitted on ``profile``'s own runs where it has one: a run's scoring and set-up cost
+    follow the profile's sizes, not only its units), else, for a run function it does not know,
+    the stored runs of that function (``cost_line``)."""
     entry = _run_calibration().get(_qualname(exp.fn))
     if entry:
+        entry = entry.get("profiles", {}).get(profile) or entry
         return (entry.get("fixed_seconds", 0.0), entry["seconds_per_unit"]), "runs.json"
     rates = measured_rates(exp)
     if rates:
@@ -201,7 +204,7 @@ def plan_rows(experiments: dict, profile: str, calibration=None) -> list[dict]:
         stored = stored_runs(exp, profile)
         todo = exp.configs[stored:] if stored < len(exp.configs) else []
         row = {"experiment": key, "runs": len(exp.configs), "stored": stored, "basis": "nothing to run"}
-        measured = seconds_per_unit(exp) if exp.cost and todo else None
+        measured = seconds_per_unit(exp, profile) if exp.cost and todo else None
         for device in ("cpu", "cuda"):
             estimates = [run_seconds(exp, c, device, calibration, measured) for c in todo] if exp.cost else []
             secs = [e[0] for e in estimates]
@@ -245,7 +248,7 @@ def chapter_seconds(chapter: str, profile: str, jobs: int, from_scratch: bool = 
             continue
         if exp.cost is None:
             return None, f"{exp.name} has no cost model"
-        line = seconds_per_unit(exp)
+        line = seconds_per_unit(exp, profile)
         secs = [run_seconds(exp, c, "cpu", None, line)[0] for c in todo]
         if None in secs:
             return None, f"{exp.name} not measured"
@@ -253,16 +256,28 @@ def chapter_seconds(chapter: str, profile: str, jobs: int, from_scratch: bool = 
     return total, "inline measured + runs.json"
 
 
-def calibrate(path: Path = RUN_CALIBRATION) -> dict:
-    """Write the CPU seconds per unit of every chapter sweep with stored, timed runs."""
-    table = {}
+def _line(rates) -> dict:
+    fixed, rate, how = cost_line(rates)
+    return {"fixed_seconds": fixed, "seconds_per_unit": rate, "fit": how, "runs": len(rates)}
+
+
+def calibrate(path: Path = RUN_CALIBRATION, profiles=("smoke", "book", "thesis")) -> dict:
+    """Write the CPU seconds per unit of every chapter sweep's run function with stored, timed
+    runs: one line over all its runs, and one per profile with runs (``seconds_per_unit``). The
+    committed overall line stays where it was fitted on more runs than are stored now (say, on
+    book-profile runs this results folder lacks), and so does a profile's line without runs."""
+    table = _run_calibration()
     for experiments in plans("smoke").values():
         for exp in (experiments or {}).values():
             rates = measured_rates(exp) if exp.cost else []
-            if rates and _qualname(exp.fn) not in table:
-                fixed, rate, how = cost_line(rates)
-                table[_qualname(exp.fn)] = {"fixed_seconds": fixed, "seconds_per_unit": rate,
-                                            "fit": how, "runs": len(rates)}  # fmt: skip
+            if not rates:
+                continue
+            old = table.get(_qualname(exp.fn), {})
+            entry = dict(old) if old.get("runs", 0) > len(rates) else _line(rates)
+            by_profile = {p: measured_rates(exp, p) for p in profiles}
+            fitted = {p: _line(r) for p, r in by_profile.items() if r}
+            entry["profiles"] = {**old.get("profiles", {}), **fitted}
+            table[_qualname(exp.fn)] = entry
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
     return table
