@@ -20,6 +20,7 @@ TINY = {
     "asae-simple-2": {"n": 120, "runs": 2, "epochs": 1, "code_size": 2, "n_eval": 60},
     "asae-simple-10": {"n": 120, "runs": 2, "epochs": 1, "code_size": 10, "n_eval": 60},
     "ddn-simple": {"n": 120, "runs": 2, "epochs": (2, 1, 1), "hidden": 16},
+    "ddn-simple-sum": {"n": 120, "runs": 2, "epochs": (2, 1, 1), "hidden": 16},
     "ddn-additive": {"n": 120, "runs": 2, "epochs": (1, 1, 1), "hidden": 16},
     "ddn-occlusive": {"n": 120, "runs": 2, "epochs": (1, 1, 1), "hidden": 16},
 }
