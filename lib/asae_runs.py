@@ -245,19 +245,26 @@ def run_asae_ceiling(
         return {"loss": log["loss"], "score": score}
 
     model.train()
+    curve = fit_to_plateau(step, batches, epochs, on_epoch, training_state(model, [opt], gen), checkpoint)
+    return {**final_truth_scores(evaluate(model, x), data, ev, parts), **curve}
+
+
+def fit_to_plateau(step, batches, epochs, on_epoch, state, checkpoint) -> dict:
+    """A supervised ceiling's training (the ASAE's and the DDN's): ``lib.training.fit_epochs`` for
+    at most ``epochs``, stopped once the score ``on_epoch`` reports has stopped rising
+    (``score_stopped``); returns the loss and score curves and the epochs it needed."""
     history = fit_epochs(
         step,
         batches,
         epochs,
         on_epoch=on_epoch,
-        state=training_state(model, [opt], gen),
+        state=state,
         checkpoint=as_checkpoint(checkpoint),
         desc="ceiling epochs",
         until=lambda h: score_stopped([r["score"] for r in h]),
     )
     scores = np.array([r["score"] for r in history])
     return {
-        **final_truth_scores(evaluate(model, x), data, ev, parts),
         "loss": np.array([r["loss"] for r in history]),
         "score_curve": scores[np.isfinite(scores)],
         "epochs_needed": len(history),

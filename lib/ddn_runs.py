@@ -16,7 +16,7 @@ import torch
 from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import train_test_split
 
-from lib.asae_runs import quick_score, score_stopped
+from lib.asae_runs import fit_to_plateau, quick_score
 from lib.batched import BatchedDDNTrainer
 from lib.checkpoints import as_checkpoint
 from lib.controls import (
@@ -367,23 +367,8 @@ def run_ddn_ceiling(
         return {"loss": log["loss"], "score": score}
 
     model.train()
-    history = fit_epochs(
-        step,
-        batches,
-        epochs,
-        on_epoch=on_epoch,
-        state=training_state(model, opts, gen),
-        checkpoint=as_checkpoint(checkpoint),
-        desc="ceiling epochs",
-        until=lambda h: score_stopped([r["score"] for r in h]),
-    )
-    scores = np.array([r["score"] for r in history])
-    return {
-        **final_disentanglement(*codes(), comp, rows),
-        "loss": np.array([r["loss"] for r in history]),
-        "score_curve": scores[np.isfinite(scores)],
-        "epochs_needed": len(history),
-    }
+    curve = fit_to_plateau(step, batches, epochs, on_epoch, training_state(model, opts, gen), checkpoint)
+    return {**final_disentanglement(*codes(), comp, rows), **curve}
 
 
 def untrained_codes(kind: str, seed: int, n, n_score: int, hidden: int, data_seed: int = 0,

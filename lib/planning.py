@@ -95,13 +95,20 @@ def _qualname(fn) -> str:
 
 
 @functools.lru_cache(maxsize=1)
-def _sweeps_by_function() -> dict:
-    """Run function -> the names of every sweep that runs it (the chapters' and the evidence's),
-    so a cost measured in one sweep prices the others."""
+def _chapter_sweeps() -> dict:
+    """Run function (qualified name) -> the chapters' sweeps (``Experiment``) that run it."""
     found = {}
     for experiments in plans("smoke").values():
         for exp in (experiments or {}).values():
-            found.setdefault(_qualname(exp.fn), set()).add(exp.name)
+            found.setdefault(_qualname(exp.fn), []).append(exp)
+    return found
+
+
+@functools.lru_cache(maxsize=1)
+def _sweeps_by_function() -> dict:
+    """Run function -> the names of every sweep that runs it (the chapters' and the evidence's),
+    so a cost measured in one sweep prices the others."""
+    found = {fn: {exp.name for exp in exps} for fn, exps in _chapter_sweeps().items()}
     for name, exp in EVIDENCE.items():
         found.setdefault(_qualname(exp.fn), set()).add(f"evidence-{name}")
     return found
@@ -230,19 +237,22 @@ def measured_chapters(path: Path = CHAPTER_CALIBRATION) -> dict:
     return json.loads(path.read_text()).get("profiles", {}) if path.exists() else {}
 
 
-def chapter_seconds(chapter: str, profile: str, jobs: int, from_scratch: bool = True, measured=None):
+def chapter_seconds(
+    chapter: str, profile: str, jobs: int, from_scratch: bool = True, measured=None, experiments=None
+):
     """Estimated wall seconds of one chapter at ``profile`` on ``jobs`` cores, and the basis.
 
     Inline work (measured once per profile, ``measured_chapters``) plus each sweep's runs
     (``run_seconds`` from the run cost model) over the workers (``sweep_wall_seconds``);
     ``from_scratch=False`` prices only the runs not yet stored. None where either part has not
-    been measured.
+    been measured. ``experiments``: the chapter's plan when the caller has built it already.
     """
     entry = (measured if measured is not None else measured_chapters()).get(profile, {}).get(chapter)
     if entry is None:
         return None, f"inline work not measured at {profile}"
     total = entry["inline_seconds"]
-    for exp in (chapter_plan(chapter, profile) or {}).values():
+    experiments = chapter_plan(chapter, profile) if experiments is None else experiments
+    for exp in (experiments or {}).values():
         todo = exp.configs if from_scratch else exp.configs[stored_runs(exp, profile) :]
         if not todo:
             continue
@@ -285,11 +295,7 @@ def calibrate(path: Path = RUN_CALIBRATION, profiles=("smoke", "book", "thesis")
 
 def _chapter_cost(fn):
     """The cost model a chapter sweep gives run function ``fn`` (the evidence reuses it)."""
-    for experiments in plans("smoke").values():
-        for exp in (experiments or {}).values():
-            if _qualname(exp.fn) == _qualname(fn) and exp.cost is not None:
-                return exp.cost
-    return None
+    return next((exp.cost for exp in _chapter_sweeps().get(_qualname(fn), []) if exp.cost), None)
 
 
 def evidence_seconds(name: str) -> tuple[float | None, str]:

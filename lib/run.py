@@ -460,12 +460,12 @@ def print_plan(chapters, profile, parameters):
     print(f"{'chapter / experiment':44s} {'runs':>6s} {'stored':>6s} {'CPU-h':>8s} {'GPU-h':>8s}  basis")
     totals = {"runs": 0, "stored": 0, "cpu": 0.0, "cuda": 0.0, "unknown": 0, "scratch": 0.0, "now": 0.0}
     for name in chapters:
-        scratch, basis = planning.chapter_seconds(name, profile, jobs)
-        now, _ = planning.chapter_seconds(name, profile, jobs, from_scratch=False)
+        experiments = planning.chapter_plan(name, profile, seed=seed, data_dir=data_dir)
+        scratch, basis = planning.chapter_seconds(name, profile, jobs, experiments=experiments)
+        now, _ = planning.chapter_seconds(name, profile, jobs, from_scratch=False, experiments=experiments)
         for key, value in (("scratch", scratch), ("now", now)):
             totals[key] = None if value is None or totals[key] is None else totals[key] + value
         wall = f"wall {_wall(scratch)} from scratch, {_wall(now)} now" if scratch is not None else basis
-        experiments = planning.chapter_plan(name, profile, seed=seed, data_dir=data_dir)
         print(f"{name:44s} {'-' if experiments is None else '':>6s} {'':>6s} {'':>8s} {'':>8s}  {wall}")
         for row in planning.plan_rows(experiments or {}, profile):
             print(
